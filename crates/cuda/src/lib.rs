@@ -1,0 +1,1 @@
+//! kiln-cuda: the CUDA device (cudarc driver API and NVRTC, loaded dynamically).

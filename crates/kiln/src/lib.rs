@@ -1,0 +1,1 @@
+//! kiln: the lazy `Tensor` frontend; nothing runs before `realize`.

@@ -1,0 +1,1 @@
+//! kiln-rewrite: the pattern rewriter, symbolic rules and the egg-based index simplifier.

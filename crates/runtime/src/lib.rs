@@ -1,0 +1,1 @@
+//! kiln-runtime: the `Device` interface, the CPU device and the on-disk kernel cache.

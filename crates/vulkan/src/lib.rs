@@ -1,0 +1,1 @@
+//! kiln-vulkan: the Vulkan device (ash compute pipelines, buffers and timestamp queries).

@@ -1,0 +1,1 @@
+//! Cross-backend conformance tests for kiln live in `tests/`; this library is empty.

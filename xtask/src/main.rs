@@ -1,0 +1,73 @@
+//! `cargo xtask`: kiln's automation as a Rust program, so it runs the same on every machine.
+//!
+//! Commands: `test-all` (fmt, clippy, check-layers, tests with insta in CI mode, test-gpu),
+//! `test-gpu`, `check-layers`, `bench`.
+
+mod layers;
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test-all") => test_all(),
+        Some("test-gpu") => test_gpu(),
+        Some("check-layers") => layers::check_workspace(),
+        Some("bench") => bench(&args[1..]),
+        _ => Err(format!(
+            "usage: cargo xtask <command>\n  test-all       fmt, clippy, check-layers, all tests, test-gpu\n  \
+             test-gpu       GPU tests (reports loudly when skipped)\n  check-layers   enforce the crate layer order\n  \
+             bench [what]   benchmarks (`symbolic`)"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `cargo` with `args`, failing with the command line on a non-zero exit.
+fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .envs(envs.iter().copied())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn test_all() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--check"], &[])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "-j2", "--", "-D", "warnings"], &[])?;
+    layers::check_workspace()?;
+    cargo(&["test", "--workspace", "-j2"], &[("INSTA_UPDATE", "no"), ("CI", "true")])?;
+    test_gpu()
+}
+
+fn test_gpu() -> Result<(), String> {
+    let has_nvidia = std::path::Path::new("/dev/nvidia0").exists() || std::path::Path::new("/dev/nvidiactl").exists();
+    if !has_nvidia {
+        eprintln!("\n==============================================================");
+        eprintln!("xtask test-gpu: SKIPPED: no GPU on this machine (/dev/nvidia0 absent)");
+        eprintln!("==============================================================\n");
+        return Ok(());
+    }
+    cargo(&["test", "--workspace", "--release", "-j2"], &[("KILN_TEST_DEVICES", "cuda,vulkan")])
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("symbolic") | None => {
+            cargo(&["run", "--release", "-j2", "-p", "kiln-rewrite", "--example", "symbolic_bench"], &[])
+        }
+        Some(other) => Err(format!("unknown benchmark `{other}` (known: symbolic)")),
+    }
+}
