@@ -14,7 +14,8 @@ pub enum Op {
     Const,
     /// A named integer variable with a known range; arg `Var`.
     DefineVar,
-    /// Kernel parameter: a pointer to global memory; arg `Slot`.
+    /// Kernel parameter: a pointer to global memory; arg `Buffer` whose `id` is the parameter slot;
+    /// shape `[numel]`.
     DefineGlobal,
     /// Tensor-level device buffer; arg `Buffer`; shape `[numel]`.
     Buffer,
@@ -101,8 +102,10 @@ pub enum Op {
 
     // ---- kernel level ----
     /// Load: src `[buffer, index]` or `[buffer, index, gate]` (gated loads read 0 when the gate is false).
+    /// In a kernel AST before lowering, `[buffer]` alone: the whole buffer, shape `[numel]`.
     Load,
-    /// Store: src `[buffer, index, value]` or with a trailing gate.
+    /// Store: src `[buffer, index, value]` or with a trailing gate. In a kernel AST before lowering,
+    /// `[buffer, value]`: the value (of any shape with `numel` elements) stored row-major.
     Store,
     /// A reduction over ranges: src `[value, range...]`; arg `Reduce`.
     Reduce,

@@ -11,7 +11,8 @@ pub(crate) fn infer(op: Op, src: &[UOp], arg: &Arg) -> Option<Box<[usize]>> {
     let first = || src.first().and_then(UOp::shape);
     let shape: Vec<usize> = match (op, arg) {
         (Op::Const, _) => vec![],
-        (Op::Buffer, Arg::Buffer { numel, .. }) => vec![*numel],
+        (Op::Buffer | Op::DefineGlobal, Arg::Buffer { numel, .. }) => vec![*numel],
+        (Op::Load, _) if src.len() == 1 => first()?.to_vec(),
         (Op::ReduceAxis, Arg::ReduceAxis(_, axes)) => {
             let mut s = first()?.to_vec();
             for &a in axes {
@@ -29,7 +30,11 @@ pub(crate) fn infer(op: Op, src: &[UOp], arg: &Arg) -> Option<Box<[usize]>> {
         }
         (Op::Shrink, Arg::Pairs(p)) => p.iter().map(|&(s, e)| e.saturating_sub(s)).collect(),
         (Op::Flip | Op::Contiguous | Op::Cast | Op::Bitcast, _) => first()?.to_vec(),
-        (op, _) if op.is_alu() => src.iter().rev().find_map(UOp::shape)?.to_vec(),
+        // Sources of an ALU op share one shape, except scalar consts, which broadcast.
+        (op, _) if op.is_alu() => {
+            let shapes: Vec<&[usize]> = src.iter().filter_map(UOp::shape).collect();
+            shapes.iter().find(|s| !s.is_empty()).or(shapes.first())?.to_vec()
+        }
         _ => return None,
     };
     Some(shape.into_boxed_slice())
