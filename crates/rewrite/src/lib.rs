@@ -1,1 +1,18 @@
 //! kiln-rewrite: the pattern rewriter, symbolic rules and the egg-based index simplifier.
+//!
+//! It owns rewriting UOp graphs (`Pattern`, `Rewriter`, `graph_rewrite`), the greedy symbolic rule set
+//! (`symbolic`) and index simplification (`simplify`). It must not know about kernels or devices.
+
+// `UOp` caches its bounds in a `OnceLock`, but hashes and compares by node id only, so it is a sound
+// hash-map key.
+#![allow(clippy::mutable_key_type)]
+
+mod error;
+mod graph;
+mod pattern;
+mod symbolic;
+
+pub use error::RewriteError;
+pub use graph::graph_rewrite;
+pub use pattern::{Pattern, RewriteFn, Rewriter};
+pub use symbolic::symbolic;
