@@ -7,12 +7,16 @@
 // hash-map key.
 #![allow(clippy::mutable_key_type)]
 
+mod egraph;
 mod error;
 mod graph;
 mod pattern;
+mod simplify;
 mod symbolic;
 
+pub use egraph::{simplify_with_egg, EggLimits};
 pub use error::RewriteError;
 pub use graph::graph_rewrite;
 pub use pattern::{Pattern, RewriteFn, Rewriter};
+pub use simplify::{clear_memo, count_div_mod, simplify, simplify_greedy, size, Simplifier};
 pub use symbolic::symbolic;
