@@ -40,12 +40,12 @@ impl Default for EggLimits {
 /// index or boolean expression or the result cannot be typed back.
 pub fn simplify_with_egg(expr: &UOp, limits: EggLimits) -> Option<UOp> {
     let converted = convert::to_expr(expr)?;
-    let mut analysis = IntervalAnalysis::default();
-    analysis.leaves = converted
+    let leaves = converted
         .leaves
         .iter()
         .map(|(s, (_, facts))| (*s, *facts))
         .collect();
+    let analysis = IntervalAnalysis { leaves };
     let runner = Runner::<_, _, ()>::new(analysis)
         .with_node_limit(limits.nodes)
         .with_iter_limit(limits.iterations)
