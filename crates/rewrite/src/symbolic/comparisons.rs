@@ -37,6 +37,21 @@ pub(super) fn patterns() -> Vec<Pattern> {
             let g = sum.gcd();
             (g > 1).then(|| sum.divided(g).build().lt(&UOp::index(-(-c).div_euclid(g))))
         }),
+        Pattern::new("lt-cancel-common-terms", &[Op::CmpLt], |u| {
+            // a + b < a + c  <=>  b - c < 0, when terms of both sides cancel.
+            let (lhs, rhs) = (&u.src()[0], &u.src()[1]);
+            if !is_index(lhs) || rhs.const_int().is_some() {
+                return None;
+            }
+            let (left, right) = (Sum::of(lhs)?, Sum::of(rhs)?);
+            let mut diff = Sum::of(&lhs.sub(rhs))?;
+            if diff.terms.len() >= left.terms.len() + right.terms.len() {
+                return None;
+            }
+            let bound = diff.constant.checked_neg()?;
+            diff.constant = 0;
+            Some(diff.build().lt(&UOp::index(bound)))
+        }),
         Pattern::new("bool-compare-constant", &[Op::CmpNe, Op::CmpEq], |u| {
             let (x, c) = (&u.src()[0], u.src()[1].const_value()?);
             if x.dtype() != DType::Bool {
@@ -77,6 +92,8 @@ mod tests {
             (x.mul(&i(4)).lt(&i(-10)), x.lt(&i(-2))),
             (x.mul(&i(4)).add(&i(2)).eq(&i(6)), x.mul(&i(4)).eq(&i(4))),
             (x.lt(&x), UOp::boolean(false)),
+            (x.mul(&i(8)).add(&r).lt(&x.mul(&i(8))), UOp::boolean(false)),
+            (x.add(&r).lt(&x.add(&i(3))), r.lt(&i(3))),
             (x.lt(&i(1)).ne(&t).ne(&t), x.lt(&i(1))),
             (x.lt(&i(1)).eq(&t), x.lt(&i(1))),
             (x.lt(&i(1)).ne(&UOp::boolean(false)), x.lt(&i(1))),
