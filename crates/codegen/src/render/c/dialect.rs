@@ -1,0 +1,199 @@
+//! Dialect hooks of the C-family renderer: type names, literals, conversions of 16-bit floats, the
+//! kernel signature and hardware indices. Everything that differs between C and CUDA C lives here.
+
+use crate::program::Program;
+use crate::target::Dialect;
+use kiln_uop::{DType, SpecialKind};
+
+/// Helpers for 16-bit floats in portable C: storage is `unsigned short`, arithmetic is `float`.
+const C_HALF_HELPERS: &str = "\
+static inline float kiln_f16_to_f32(unsigned short h) {
+  unsigned int sign = (unsigned int)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+  if (exp == 0x1fu) bits = sign | 0x7f800000u | (man << 13);
+  else if (exp != 0) bits = sign | ((exp + 112u) << 23) | (man << 13);
+  else if (man == 0) bits = sign;
+  else { exp = 113u; while (!(man & 0x400u)) { man <<= 1; exp--; } bits = sign | (exp << 23) | ((man & 0x3ffu) << 13); }
+  float f; __builtin_memcpy(&f, &bits, 4); return f;
+}
+static inline unsigned short kiln_f32_to_f16(float f) {
+  unsigned int x; __builtin_memcpy(&x, &f, 4);
+  unsigned int sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
+  if (exp == 0xffu) return (unsigned short)(sign | 0x7c00u | (man ? 0x200u : 0u));
+  int e = (int)exp - 112;
+  if (e >= 0x1f) return (unsigned short)(sign | 0x7c00u);
+  if (e <= 0) {
+    if (e < -10) return (unsigned short)sign;
+    man |= 0x800000u; unsigned int shift = (unsigned int)(14 - e), half = man >> shift, rem = man & ((1u << shift) - 1u), mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1u))) half++;
+    return (unsigned short)(sign | half);
+  }
+  unsigned int h = sign | ((unsigned int)e << 10) | (man >> 13), rem = man & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
+  return (unsigned short)h;
+}
+static inline float kiln_bf16_to_f32(unsigned short h) { unsigned int x = (unsigned int)h << 16; float f; __builtin_memcpy(&f, &x, 4); return f; }
+static inline unsigned short kiln_f32_to_bf16(float f) {
+  unsigned int x; __builtin_memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((x >> 16) | 0x40u);
+  return (unsigned short)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+";
+
+impl Dialect {
+    /// Type of a value held in a register (16-bit floats compute as `float`).
+    pub(crate) fn compute_type(self, dtype: DType, index: &'static str) -> &'static str {
+        match dtype {
+            DType::F16 | DType::BF16 => "float",
+            DType::Bool => match self {
+                Dialect::C => "_Bool",
+                Dialect::Cuda => "bool",
+            },
+            DType::Index => index,
+            other => self.storage_type(other),
+        }
+    }
+
+    /// Type of an element in a buffer.
+    pub(crate) fn storage_type(self, dtype: DType) -> &'static str {
+        match (self, dtype) {
+            (Dialect::Cuda, DType::F16) => "half",
+            (Dialect::Cuda, DType::BF16) => "__nv_bfloat16",
+            (Dialect::Cuda, DType::Bool) => "bool",
+            (_, DType::F16 | DType::BF16) => "unsigned short",
+            (_, DType::Bool | DType::U8) => "unsigned char",
+            (_, DType::I8) => "signed char",
+            (_, DType::I16) => "short",
+            (_, DType::U16) => "unsigned short",
+            (_, DType::I32) => "int",
+            (_, DType::U32) => "unsigned int",
+            (_, DType::I64 | DType::Index) => "long long",
+            (_, DType::U64) => "unsigned long long",
+            (_, DType::F32) => "float",
+            (_, DType::F64) => "double",
+            (_, DType::Void) => "void",
+        }
+    }
+
+    /// Converts a loaded element to its compute type.
+    pub(crate) fn from_storage(self, dtype: DType, expr: &str) -> String {
+        match (self, dtype) {
+            (Dialect::C, DType::F16) => format!("kiln_f16_to_f32({expr})"),
+            (Dialect::C, DType::BF16) => format!("kiln_bf16_to_f32({expr})"),
+            (Dialect::Cuda, DType::F16) => format!("__half2float({expr})"),
+            (Dialect::Cuda, DType::BF16) => format!("__bfloat162float({expr})"),
+            _ => expr.to_string(),
+        }
+    }
+
+    /// Converts a computed value to the element type of a buffer.
+    pub(crate) fn to_storage(self, dtype: DType, expr: &str) -> String {
+        match (self, dtype) {
+            (Dialect::C, DType::F16) => format!("kiln_f32_to_f16({expr})"),
+            (Dialect::C, DType::BF16) => format!("kiln_f32_to_bf16({expr})"),
+            (Dialect::Cuda, DType::F16) => format!("__float2half({expr})"),
+            (Dialect::Cuda, DType::BF16) => format!("__float2bfloat16({expr})"),
+            _ => expr.to_string(),
+        }
+    }
+
+    /// A float literal of `dtype`'s compute type.
+    pub(crate) fn float_literal(self, dtype: DType, v: f64) -> String {
+        let single = dtype != DType::F64;
+        if v.is_nan() {
+            return match self {
+                Dialect::C => "NAN".into(),
+                Dialect::Cuda => if single { "__int_as_float(0x7fc00000)" } else { "__longlong_as_double(0x7ff8000000000000LL)" }.into(),
+            };
+        }
+        if v.is_infinite() {
+            let inf = match (self, single) {
+                (Dialect::C, _) => "INFINITY",
+                (Dialect::Cuda, true) => "__int_as_float(0x7f800000)",
+                (Dialect::Cuda, false) => "__longlong_as_double(0x7ff0000000000000LL)",
+            };
+            return if v < 0.0 { format!("(-{inf})") } else { inf.into() };
+        }
+        if single {
+            format!("{:?}f", v as f32)
+        } else {
+            format!("{v:?}")
+        }
+    }
+
+    /// Text before the kernel: includes and helpers the program needs.
+    pub(crate) fn preamble(self, program: &Program) -> String {
+        let uses = |d: DType| program.instructions.iter().any(|u| u.dtype() == d) || program.params.iter().any(|p| p.dtype == d);
+        let sixteen = uses(DType::F16) || uses(DType::BF16);
+        match self {
+            Dialect::C => format!("#include <math.h>\n{}", if sixteen { C_HALF_HELPERS } else { "" }),
+            Dialect::Cuda => {
+                let mut s = String::new();
+                if uses(DType::F16) {
+                    s.push_str("#include <cuda_fp16.h>\n");
+                }
+                if uses(DType::BF16) {
+                    s.push_str("#include <cuda_bf16.h>\n");
+                }
+                s
+            }
+        }
+    }
+
+    /// The kernel's opening line(s); the C dialect binds its parameters from a pointer array.
+    pub(crate) fn signature(self, program: &Program) -> (String, Vec<String>) {
+        match self {
+            Dialect::C => {
+                let binds = program
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let t = self.storage_type(p.dtype);
+                        let c = if p.written { "" } else { "const " };
+                        format!("{c}{t}* restrict data{i} = ({c}{t}*)bufs[{i}];")
+                    })
+                    .collect();
+                (format!("void {}(void** restrict bufs, long long core_start, long long core_end) {{", program.name), binds)
+            }
+            Dialect::Cuda => {
+                let params: Vec<String> = program
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let c = if p.written { "" } else { "const " };
+                        format!("{c}{}* __restrict__ data{i}", self.storage_type(p.dtype))
+                    })
+                    .collect();
+                (
+                    format!(
+                        "extern \"C\" __global__ void __launch_bounds__({}) {}({}) {{",
+                        program.local_size,
+                        program.name,
+                        params.join(", ")
+                    ),
+                    vec![],
+                )
+            }
+        }
+    }
+
+    /// Declaration of a hardware index (GPU dialects), with the early exit for threads past `size`.
+    pub(crate) fn special(self, kind: SpecialKind, name: &str, size: i64, index: &str) -> Option<String> {
+        match (self, kind) {
+            (Dialect::Cuda, SpecialKind::GlobalIdx(0)) => Some(format!(
+                "{index} {name} = ({index})blockIdx.x * blockDim.x + threadIdx.x;\n  if ({name} >= {size}) return;"
+            )),
+            _ => None,
+        }
+    }
+
+    /// Name of a float math function for the compute type of `dtype`.
+    pub(crate) fn math(self, name: &str, dtype: DType) -> String {
+        if dtype == DType::F64 {
+            name.to_string()
+        } else {
+            format!("{name}f")
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The C-family renderer: walks a linear program and prints one statement per instruction. Index
+//! arithmetic and gates are printed inline as expressions; values get numbered variables.
+
+mod dialect;
+
+use crate::error::CodegenError;
+use crate::program::Program;
+use crate::target::Dialect;
+use kiln_uop::{Arg, ConstValue, DType, Op, RangeKind, UOp};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+pub(crate) fn render(program: &Program, dialect: Dialect) -> Result<String, CodegenError> {
+    let index = if dialect == Dialect::Cuda && program.index_fits_i32 { "int" } else { "long long" };
+    let mut r = Renderer { dialect, index, names: HashMap::new(), body: String::new(), depth: 1, vars: 0, accs: Vec::new(), parallel_loop: None };
+    r.parallel_loop = (dialect == Dialect::C)
+        .then(|| program.instructions.iter().find(|u| matches!(u.arg(), Arg::Range { kind: RangeKind::Global, .. })).cloned())
+        .flatten();
+    for u in &program.instructions {
+        r.instruction(u)?;
+    }
+    let (signature, binds) = dialect.signature(program);
+    let mut out = dialect.preamble(program);
+    let _ = writeln!(out, "{signature}");
+    for b in binds {
+        let _ = writeln!(out, "  {b}");
+    }
+    out.push_str(&r.body);
+    out.push_str("}\n");
+    Ok(out)
+}
+
+struct Renderer {
+    dialect: Dialect,
+    index: &'static str,
+    names: HashMap<UOp, String>,
+    body: String,
+    depth: usize,
+    vars: usize,
+    accs: Vec<String>,
+    parallel_loop: Option<UOp>,
+}
+
+fn unsupported(u: &UOp, dialect: Dialect) -> CodegenError {
+    CodegenError::Unsupported { op: u.op(), dtype: u.dtype(), dialect: dialect.name() }
+}
+
+impl Renderer {
+    fn line(&mut self, text: &str) {
+        for l in text.lines() {
+            let _ = writeln!(self.body, "{}{l}", "  ".repeat(self.depth));
+        }
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.vars += 1;
+        format!("{prefix}{}", self.vars - 1)
+    }
+
+    fn name(&self, u: &UOp) -> Result<String, CodegenError> {
+        if let Some(n) = self.names.get(u) {
+            return Ok(n.clone());
+        }
+        if let Some(c) = u.const_value() {
+            return Ok(self.literal(u.dtype(), c));
+        }
+        if is_index_logic(u) {
+            return self.expression(u);
+        }
+        Err(CodegenError::Malformed(format!("{} used before it was defined", u.op().name())))
+    }
+
+    fn literal(&self, dtype: DType, c: ConstValue) -> String {
+        match dtype {
+            d if d.is_float() => self.dialect.float_literal(d, c.as_f64()),
+            DType::Bool => if c.as_i64() != 0 { "1" } else { "0" }.into(),
+            DType::I64 | DType::Index => match c.as_i64() {
+                i if i == i64::MIN => "(-9223372036854775807LL-1)".into(),
+                i if i32::try_from(i).is_ok() => i.to_string(),
+                i => format!("{i}LL"),
+            },
+            DType::U64 => format!("{}ULL", c.as_i64() as u64),
+            DType::U32 => format!("{}u", c.as_i64() as u32),
+            DType::I32 if c.as_i64() == i64::from(i32::MIN) => "(-2147483647-1)".into(),
+            _ => c.as_i64().to_string(),
+        }
+    }
+
+    /// The C expression computing ALU node `u` from its sources' names.
+    fn expression(&self, u: &UOp) -> Result<String, CodegenError> {
+        let s = u.src().iter().map(|x| self.name(x)).collect::<Result<Vec<_>, _>>()?;
+        let d = u.dtype();
+        let float = d.is_float();
+        let math = |f: &str| format!("{}({})", self.dialect.math(f, d), s[0]);
+        Ok(match u.op() {
+            Op::Neg if d == DType::Bool => format!("(!{})", s[0]),
+            Op::Neg => format!("(-{})", s[0]),
+            Op::Exp2 if float => math("exp2"),
+            Op::Log2 if float => math("log2"),
+            Op::Sin if float => math("sin"),
+            Op::Sqrt if float => math("sqrt"),
+            Op::Trunc if float => math("trunc"),
+            Op::Trunc => s[0].clone(),
+            Op::Recip if float => format!("({}/{})", self.dialect.float_literal(d, 1.0), s[0]),
+            Op::Add => match (u.src()[1].op(), u.src()[1].src().get(1).and_then(UOp::const_int), u.src()[1].const_int()) {
+                (Op::Mul, Some(-1), _) if !float => format!("({}-{})", s[0], self.name(&u.src()[1].src()[0])?),
+                (Op::Const, _, Some(c)) if c < 0 && c != i64::MIN => format!("({}-{})", s[0], -c),
+                _ => format!("({}+{})", s[0], s[1]),
+            },
+            Op::Mul => format!("({}*{})", s[0], s[1]),
+            Op::Idiv | Op::Fdiv => format!("({}/{})", s[0], s[1]),
+            Op::Mod => format!("({}%{})", s[0], s[1]),
+            Op::Max if float => format!("((({a}!={a})||({a}>{b}))?{a}:{b})", a = s[0], b = s[1]),
+            Op::Max => format!("(({a}>{b})?{a}:{b})", a = s[0], b = s[1]),
+            Op::CmpLt => format!("({}<{})", s[0], s[1]),
+            Op::CmpNe => format!("({}!={})", s[0], s[1]),
+            Op::CmpEq => format!("({}=={})", s[0], s[1]),
+            Op::And => format!("({}&{})", s[0], s[1]),
+            Op::Or => format!("({}|{})", s[0], s[1]),
+            Op::Xor => format!("({}^{})", s[0], s[1]),
+            Op::Shl => format!("({}<<{})", s[0], s[1]),
+            Op::Shr => format!("({}>>{})", s[0], s[1]),
+            Op::Where => format!("({}?{}:{})", s[0], s[1], s[2]),
+            Op::MulAcc => format!("(({}*{})+{})", s[0], s[1], s[2]),
+            Op::Cast => self.cast(&u.src()[0], d, &s[0]),
+            _ => return Err(unsupported(u, self.dialect)),
+        })
+    }
+
+    fn cast(&self, from: &UOp, to: DType, x: &str) -> String {
+        let ty = self.dialect.compute_type(to, self.index);
+        match to {
+            DType::Bool => format!("({x}!=0)"),
+            DType::F16 | DType::BF16 => {
+                let stored = self.dialect.to_storage(to, &format!("(float)({x})"));
+                self.dialect.from_storage(to, &stored)
+            }
+            _ if from.dtype() == to => x.to_string(),
+            _ => format!("(({ty})({x}))"),
+        }
+    }
+
+    fn define(&mut self, u: &UOp, expr: &str) {
+        let name = self.fresh("val");
+        let ty = self.dialect.compute_type(u.dtype(), self.index);
+        self.line(&format!("{ty} {name} = {expr};"));
+        self.names.insert(u.clone(), name);
+    }
+
+    fn instruction(&mut self, u: &UOp) -> Result<(), CodegenError> {
+        match (u.op(), u.arg()) {
+            (Op::DefineGlobal, Arg::Buffer { id, .. }) => {
+                self.names.insert(u.clone(), format!("data{id}"));
+            }
+            (Op::Const, _) => {}
+            (Op::Special, Arg::Special(kind)) => {
+                let name = format!("gidx{}", self.names.len());
+                let size = u.src()[0].const_int().unwrap_or(0);
+                let decl = self.dialect.special(*kind, &name, size, self.index).ok_or_else(|| unsupported(u, self.dialect))?;
+                self.line(&decl);
+                self.names.insert(u.clone(), name);
+            }
+            (Op::Range, Arg::Range { id, .. }) => {
+                let name = format!("ridx{id}");
+                let end = self.name(&u.src()[0])?;
+                if self.parallel_loop.as_ref() == Some(u) {
+                    self.line(&format!("for (long long {name} = core_start; {name} < core_end; {name}++) {{"));
+                } else {
+                    self.line(&format!("for ({} {name} = 0; {name} < {end}; {name}++) {{", self.index));
+                }
+                self.depth += 1;
+                self.names.insert(u.clone(), name);
+            }
+            (Op::EndRange, _) => {
+                self.depth = self.depth.saturating_sub(1);
+                self.line("}");
+            }
+            (Op::Load, _) => {
+                let buf = self.name(&u.src()[0])?;
+                let idx = self.name(&u.src()[1])?;
+                let value = self.dialect.from_storage(u.dtype(), &format!("{buf}[{idx}]"));
+                let expr = match u.src().get(2) {
+                    Some(gate) => {
+                        let zero = self.literal(u.dtype(), ConstValue::Int(0));
+                        format!("({}?{value}:{zero})", self.name(gate)?)
+                    }
+                    None => value,
+                };
+                self.define(u, &expr);
+            }
+            (Op::Store, _) => {
+                let buf = self.name(&u.src()[0])?;
+                let idx = self.name(&u.src()[1])?;
+                let value = self.name(&u.src()[2])?;
+                let dtype = u.src()[0].dtype();
+                let value = if dtype == DType::Bool { format!("({value}!=0)") } else { value };
+                let stored = self.dialect.to_storage(dtype, &value);
+                self.line(&format!("{buf}[{idx}] = {stored};"));
+            }
+            (Op::DefineAcc, _) => {
+                let name = self.fresh("acc");
+                let init = self.name(&u.src()[0])?;
+                let ty = self.dialect.compute_type(u.dtype(), self.index);
+                self.line(&format!("{ty} {name} = {init};"));
+                self.names.insert(u.clone(), name.clone());
+                self.accs.push(name);
+            }
+            (Op::Assign, _) => {
+                let acc = self.name(&u.src()[0])?;
+                let value = self.expression(&u.src()[1])?;
+                self.line(&format!("{acc} = {value};"));
+            }
+            (Op::Reduce, _) => {
+                let acc = self.accs.pop().ok_or_else(|| CodegenError::Malformed("REDUCE without accumulator".into()))?;
+                self.names.insert(u.clone(), acc);
+            }
+            (op, _) if op.is_alu() || op == Op::Cast => {
+                if is_index_logic(u) {
+                    return Ok(());
+                }
+                let expr = self.expression(u)?;
+                self.define(u, &expr);
+            }
+            _ => return Err(unsupported(u, self.dialect)),
+        }
+        Ok(())
+    }
+
+}
+
+/// Index arithmetic and the gates built from it: printed inline at each use, never stored.
+fn is_index_logic(u: &UOp) -> bool {
+    matches!(u.dtype(), DType::Index | DType::Bool)
+        && match u.op() {
+            Op::Const | Op::Range | Op::Special | Op::DefineVar => true,
+            op if op.is_alu() => u.src().iter().all(is_index_logic),
+            _ => false,
+        }
+}

@@ -1,0 +1,82 @@
+//! Device selection: `Device::cpu()`, `Device::cuda(0)`, `Device::vulkan(0)`, and the default device
+//! (`KILN_DEVICE=cpu|cuda|vulkan`, else the best one present).
+
+use crate::error::{Error, Result};
+use kiln_runtime::{CpuDevice, RuntimeError};
+use std::sync::{Arc, OnceLock};
+
+/// A handle to a compute device. Cheap to clone; equal handles share one device.
+#[derive(Clone)]
+pub struct Device(pub(crate) Arc<dyn kiln_runtime::Device>);
+
+impl Device {
+    /// The CPU (C kernels compiled by the system `cc`).
+    pub fn cpu() -> Result<Device> {
+        static CPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+        CPU.get_or_init(|| CpuDevice::new().map(|d| Device(Arc::new(d))).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(|reason| Error::Runtime(RuntimeError::Unavailable { device: "CPU".into(), reason }))
+    }
+
+    /// CUDA device `index`.
+    pub fn cuda(index: usize) -> Result<Device> {
+        Err(Error::Runtime(RuntimeError::Unavailable {
+            device: format!("CUDA:{index}"),
+            reason: "this build of kiln has no CUDA backend yet".into(),
+        }))
+    }
+
+    /// Vulkan device `index`.
+    pub fn vulkan(index: usize) -> Result<Device> {
+        Err(Error::Runtime(RuntimeError::Unavailable {
+            device: format!("VULKAN:{index}"),
+            reason: "this build of kiln has no Vulkan backend yet".into(),
+        }))
+    }
+
+    /// The device named by `KILN_DEVICE` (`cpu`, `cuda`, `cuda:1`, `vulkan`), else the best present.
+    pub fn default_device() -> Result<Device> {
+        static DEFAULT: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| Device::from_env().map_err(|e| e.to_string()))
+            .clone()
+            .map_err(|reason| Error::Invalid { op: "default_device", reason })
+    }
+
+    fn from_env() -> Result<Device> {
+        match std::env::var("KILN_DEVICE") {
+            Ok(name) if !name.trim().is_empty() => Device::by_name(name.trim()),
+            _ => Device::cuda(0).or_else(|_| Device::vulkan(0)).or_else(|_| Device::cpu()),
+        }
+    }
+
+    /// Opens a device by name: `cpu`, `cuda`, `cuda:N`, `vulkan`, `vulkan:N` (case-insensitive).
+    pub fn by_name(name: &str) -> Result<Device> {
+        let lower = name.to_ascii_lowercase();
+        let (kind, index) = lower.split_once(':').unwrap_or((&lower, "0"));
+        let index: usize = index.parse().map_err(|_| Error::Invalid { op: "device", reason: format!("bad device index in `{name}`") })?;
+        match kind {
+            "cpu" => Device::cpu(),
+            "cuda" | "gpu" => Device::cuda(index),
+            "vulkan" => Device::vulkan(index),
+            _ => Err(Error::Invalid { op: "device", reason: format!("unknown device `{name}` (expected cpu, cuda or vulkan)") }),
+        }
+    }
+
+    /// The device's name, e.g. `CPU`.
+    pub fn name(&self) -> String {
+        self.0.name()
+    }
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Device({})", self.name())
+    }
+}

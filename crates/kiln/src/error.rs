@@ -1,0 +1,65 @@
+//! The frontend's error type: every user mistake and every failure below, with the values involved.
+
+use kiln_uop::DType;
+
+/// Result of kiln calls.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Why a tensor operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Shapes that do not fit the op.
+    #[error("{op}: incompatible shapes {lhs:?} and {rhs:?}")]
+    Shape {
+        /// The op.
+        op: &'static str,
+        /// First shape.
+        lhs: Vec<usize>,
+        /// Second shape (or the requested one).
+        rhs: Vec<usize>,
+    },
+    /// An axis outside the tensor's dims.
+    #[error("{op}: axis {axis} is out of range for a tensor of {ndim} dims")]
+    Axis {
+        /// The op.
+        op: &'static str,
+        /// The axis given.
+        axis: isize,
+        /// The tensor's rank.
+        ndim: usize,
+    },
+    /// Arguments that are invalid for a reason other than shape or axis.
+    #[error("{op}: {reason}")]
+    Invalid {
+        /// The op.
+        op: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A dtype the op does not accept.
+    #[error("{op}: dtype {dtype} is not supported ({reason})")]
+    DType {
+        /// The op.
+        op: &'static str,
+        /// The dtype.
+        dtype: DType,
+        /// Why.
+        reason: String,
+    },
+    /// Tensors on different devices.
+    #[error("{op}: tensors are on different devices ({lhs} and {rhs})")]
+    DeviceMismatch {
+        /// The op.
+        op: &'static str,
+        /// First device.
+        lhs: String,
+        /// Second device.
+        rhs: String,
+    },
+    /// Scheduling failed.
+    #[error(transparent)]
+    Schedule(#[from] kiln_schedule::ScheduleError),
+    /// A device failed (compile, memory, launch).
+    #[error(transparent)]
+    Runtime(#[from] kiln_runtime::RuntimeError),
+}

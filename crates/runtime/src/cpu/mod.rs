@@ -1,0 +1,111 @@
+//! The CPU device: buffers are aligned host allocations, kernels are C compiled by the system `cc`
+//! into shared objects, and a launch splits the kernel's outer loop across threads.
+
+mod compiler;
+mod launch;
+
+use crate::device::{CompiledKernel, Device, RawBuffer};
+use crate::error::RuntimeError;
+use kiln_codegen::{Program, Target};
+use std::alloc::Layout;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const ALIGN: usize = 64;
+
+/// The CPU device.
+pub struct CpuDevice {
+    allocations: Mutex<HashMap<u64, Layout>>,
+    compiler: compiler::CCompiler,
+}
+
+impl CpuDevice {
+    /// Opens the CPU device; fails if no C compiler is found.
+    pub fn new() -> Result<CpuDevice, RuntimeError> {
+        Ok(CpuDevice { allocations: Mutex::new(HashMap::new()), compiler: compiler::CCompiler::detect()? })
+    }
+
+    fn layout_of(&self, buffer: RawBuffer) -> Result<Layout, RuntimeError> {
+        self.allocations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&buffer.0).copied().ok_or_else(|| {
+            RuntimeError::Device { device: "CPU".into(), what: "buffer access".into(), detail: format!("unknown buffer {:#x}", buffer.0) }
+        })
+    }
+}
+
+impl Device for CpuDevice {
+    fn name(&self) -> String {
+        "CPU".into()
+    }
+
+    fn target(&self) -> Target {
+        Target::CPU
+    }
+
+    fn alloc(&self, bytes: usize) -> Result<RawBuffer, RuntimeError> {
+        let oom = |detail: &str| RuntimeError::OutOfMemory { device: "CPU".into(), bytes, detail: detail.into() };
+        let layout = Layout::from_size_align(bytes.max(ALIGN), ALIGN).map_err(|e| oom(&e.to_string()))?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        if ptr.is_null() {
+            return Err(oom("the allocator returned null"));
+        }
+        let handle = ptr as u64;
+        self.allocations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(handle, layout);
+        Ok(RawBuffer(handle))
+    }
+
+    fn free(&self, buffer: RawBuffer, _bytes: usize) {
+        let layout = self.allocations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&buffer.0);
+        if let Some(layout) = layout {
+            // SAFETY: the pointer came from `alloc_zeroed` with this layout and is freed once (removed above).
+            unsafe { std::alloc::dealloc(buffer.0 as *mut u8, layout) };
+        }
+    }
+
+    fn copy_in(&self, dst: RawBuffer, src: &[u8]) -> Result<(), RuntimeError> {
+        let layout = self.layout_of(dst)?;
+        if src.len() > layout.size() {
+            return Err(RuntimeError::SizeMismatch { expected: layout.size(), given: src.len() });
+        }
+        // SAFETY: `dst` is a live allocation of at least `src.len()` bytes that no kernel is running on
+        // (CPU launches complete before returning).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, src.len()) };
+        Ok(())
+    }
+
+    fn copy_out(&self, src: RawBuffer, dst: &mut [u8]) -> Result<(), RuntimeError> {
+        let layout = self.layout_of(src)?;
+        if dst.len() > layout.size() {
+            return Err(RuntimeError::SizeMismatch { expected: layout.size(), given: dst.len() });
+        }
+        // SAFETY: as in `copy_in`, with the roles swapped.
+        unsafe { std::ptr::copy_nonoverlapping(src.0 as *const u8, dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    }
+
+    fn compile(&self, program: &Program, source: &str) -> Result<CompiledKernel, RuntimeError> {
+        Ok(std::sync::Arc::new(self.compiler.compile(&program.name, source)?))
+    }
+
+    fn launch(&self, kernel: &CompiledKernel, program: &Program, args: &[RawBuffer], timed: bool) -> Result<Option<f64>, RuntimeError> {
+        let kernel = kernel.downcast_ref::<compiler::CKernel>().ok_or_else(|| RuntimeError::Device {
+            device: "CPU".into(),
+            what: "launch".into(),
+            detail: "kernel was not compiled by the CPU device".into(),
+        })?;
+        for (arg, param) in args.iter().zip(&program.params) {
+            let have = self.layout_of(*arg)?.size();
+            let need = param.numel * param.dtype.size();
+            if have < need {
+                return Err(RuntimeError::SizeMismatch { expected: need, given: have });
+            }
+        }
+        let start = std::time::Instant::now();
+        launch::run(kernel, program, args);
+        Ok(timed.then(|| start.elapsed().as_secs_f64()))
+    }
+
+    fn synchronize(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+//! The `Device` interface every backend implements, and `Buffer`, an owned allocation on a device.
+//!
+//! The interface is small: alloc, free, copy in/out, compile, launch, synchronize. Devices that are not
+//! present report themselves unavailable at construction; they never panic.
+
+use crate::error::RuntimeError;
+use kiln_codegen::{Program, Target};
+use std::any::Any;
+use std::sync::Arc;
+
+/// An opaque device allocation handle (a pointer on CPU and CUDA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RawBuffer(pub u64);
+
+/// A compiled kernel; each device downcasts to its own type.
+pub type CompiledKernel = Arc<dyn Any + Send + Sync>;
+
+/// A compute device.
+pub trait Device: Send + Sync {
+    /// Name as shown in logs, e.g. `CPU` or `CUDA:0 (NVIDIA H100)`.
+    fn name(&self) -> String;
+    /// What code generation targets for this device.
+    fn target(&self) -> Target;
+    /// Allocates `bytes` (zeroed is not promised).
+    fn alloc(&self, bytes: usize) -> Result<RawBuffer, RuntimeError>;
+    /// Frees an allocation made by this device.
+    fn free(&self, buffer: RawBuffer, bytes: usize);
+    /// Copies host bytes into the buffer.
+    fn copy_in(&self, dst: RawBuffer, src: &[u8]) -> Result<(), RuntimeError>;
+    /// Copies the buffer into host bytes.
+    fn copy_out(&self, src: RawBuffer, dst: &mut [u8]) -> Result<(), RuntimeError>;
+    /// Compiles rendered source for `program`.
+    fn compile(&self, program: &Program, source: &str) -> Result<CompiledKernel, RuntimeError>;
+    /// Launches a compiled kernel on `args` (one per parameter slot); with `timed`, waits for it and
+    /// returns its device time in seconds.
+    fn launch(&self, kernel: &CompiledKernel, program: &Program, args: &[RawBuffer], timed: bool) -> Result<Option<f64>, RuntimeError>;
+    /// Waits for all queued work.
+    fn synchronize(&self) -> Result<(), RuntimeError>;
+}
+
+/// An owned allocation; freed when dropped.
+pub struct Buffer {
+    device: Arc<dyn Device>,
+    raw: RawBuffer,
+    bytes: usize,
+}
+
+impl Buffer {
+    /// Allocates `bytes` on `device`.
+    pub fn alloc(device: &Arc<dyn Device>, bytes: usize) -> Result<Buffer, RuntimeError> {
+        let raw = device.alloc(bytes)?;
+        Ok(Buffer { device: Arc::clone(device), raw, bytes })
+    }
+    /// The device handle.
+    pub fn raw(&self) -> RawBuffer {
+        self.raw
+    }
+    /// Size in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    /// The device it lives on.
+    pub fn device(&self) -> &Arc<dyn Device> {
+        &self.device
+    }
+    /// Copies `data` (exactly `bytes()` long) in.
+    pub fn copy_in(&self, data: &[u8]) -> Result<(), RuntimeError> {
+        if data.len() != self.bytes {
+            return Err(RuntimeError::SizeMismatch { expected: self.bytes, given: data.len() });
+        }
+        self.device.copy_in(self.raw, data)
+    }
+    /// Copies the contents out.
+    pub fn to_host(&self) -> Result<Vec<u8>, RuntimeError> {
+        let mut out = vec![0u8; self.bytes];
+        self.device.copy_out(self.raw, &mut out)?;
+        Ok(out)
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        self.device.free(self.raw, self.bytes);
+    }
+}
+
+impl std::fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Buffer({} bytes on {})", self.bytes, self.device.name())
+    }
+}
