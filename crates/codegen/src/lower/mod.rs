@@ -128,6 +128,12 @@ impl Lowerer {
                     return Err(CodegenError::Malformed("REDUCE_AXIS without axes".into()));
                 };
                 let src_shape = u.src()[0].shape().unwrap_or_default().to_vec();
+                if axes.iter().any(|&a| src_shape[a] == 0) {
+                    // Reducing nothing gives the identity.
+                    let value = reduce_identity(*op, u.dtype());
+                    self.memo.insert(key, value.clone());
+                    return Ok(value);
+                }
                 let mut inner = idx.to_vec();
                 let mut ranges = Vec::new();
                 for &axis in axes {

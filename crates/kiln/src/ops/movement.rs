@@ -15,7 +15,7 @@ impl Tensor {
     pub(crate) fn reshape_usize(&self, shape: &[usize]) -> Result<Tensor> {
         let mine = self.shape();
         if mine.iter().product::<usize>() != shape.iter().product::<usize>() {
-            return Err(Error::Shape { op: "reshape", lhs: mine, rhs: shape.to_vec() });
+            return Err(Error::Invalid { op: "reshape", reason: format!("cannot reshape {mine:?} to {shape:?}") });
         }
         if mine == shape {
             return Ok(self.clone());
