@@ -10,7 +10,10 @@ pub fn devices() -> Vec<Device> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|name| Device::by_name(name).unwrap_or_else(|e| panic!("KILN_TEST_DEVICES lists {name}, which is unavailable: {e}")))
+        .map(|name| {
+            Device::by_name(name)
+                .unwrap_or_else(|e| panic!("KILN_TEST_DEVICES lists {name}, which is unavailable: {e}"))
+        })
         .collect()
 }
 
@@ -84,7 +87,8 @@ impl Reference {
     /// Broadcasting elementwise combination.
     pub fn zip(&self, other: &Reference, f: impl Fn(f64, f64) -> f64) -> Reference {
         let n = self.shape.len().max(other.shape.len());
-        let pad = |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, n - s.len()).chain(s.iter().copied()).collect() };
+        let pad =
+            |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, n - s.len()).chain(s.iter().copied()).collect() };
         let (sa, sb) = (pad(&self.shape), pad(&other.shape));
         let shape: Vec<usize> = sa.iter().zip(&sb).map(|(&a, &b)| if a == 1 { b } else { a }).collect();
         let (a, b) = (self.reshape(&sa), other.reshape(&sb));
@@ -146,20 +150,25 @@ impl Reference {
     /// Reverse dims.
     pub fn flip(&self, axes: &[usize]) -> Reference {
         Reference::generate(&self.shape.clone(), |idx| {
-            let src: Vec<usize> =
-                idx.iter().enumerate().map(|(k, &i)| if axes.contains(&k) { self.shape[k] - 1 - i } else { i }).collect();
+            let src: Vec<usize> = idx
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| if axes.contains(&k) { self.shape[k] - 1 - i } else { i })
+                .collect();
             self.at(&src)
         })
     }
 
     /// Reduction over `axes` (kept as size 1) starting from `init`.
     pub fn reduce(&self, axes: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> Reference {
-        let shape: Vec<usize> = self.shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { 1 } else { d }).collect();
+        let shape: Vec<usize> =
+            self.shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { 1 } else { d }).collect();
         let mut out = Reference::new(vec![init; shape.iter().product()], &shape);
         let s = strides(&shape);
         for i in 0..self.numel() {
             let idx = unravel(i, &self.shape);
-            let o: usize = idx.iter().zip(&s).enumerate().map(|(k, (&v, &st))| if axes.contains(&k) { 0 } else { v * st }).sum();
+            let o: usize =
+                idx.iter().zip(&s).enumerate().map(|(k, (&v, &st))| if axes.contains(&k) { 0 } else { v * st }).sum();
             out.data[o] = f(out.data[o], self.data[i]);
         }
         out

@@ -84,7 +84,8 @@ const BINARY: [BinaryCase; 12] = [
     ("div", Tensor::div, |a, b| a / b),
 ];
 
-const BROADCASTS: [(&[usize], &[usize]); 5] = [(&[7], &[7]), (&[3, 1], &[1, 4]), (&[5], &[2, 5]), (&[0, 3], &[1, 3]), (&[2, 1, 3], &[4, 1])];
+const BROADCASTS: [(&[usize], &[usize]); 5] =
+    [(&[7], &[7]), (&[3, 1], &[1, 4]), (&[5], &[2, 5]), (&[0, 3], &[1, 3]), (&[2, 1, 3], &[4, 1])];
 
 #[test]
 fn binary_ops_broadcast_and_match_reference() -> kiln::Result<()> {
@@ -103,10 +104,16 @@ fn binary_ops_broadcast_and_match_reference() -> kiln::Result<()> {
                     let out = op(&a, &b)?;
                     let want = ra.zip(&rb, reference);
                     let out_dtype = if name == "div" && !dtype.is_float() { DType::F32 } else { dtype };
-                    let want = if out.dtype() == DType::Bool || name == "div" { want } else { want.map(|x| wrap(x, dtype)) };
+                    let want =
+                        if out.dtype() == DType::Bool || name == "div" { want } else { want.map(|x| wrap(x, dtype)) };
                     assert_eq!(out.shape(), want.shape, "{name} shape");
                     let tol = if name == "div" { widen(out_dtype) } else { out_dtype };
-                    assert_close(&format!("{name} {sa:?}x{sb:?} {dtype} on {}", device.name()), &read(&out)?, &want, tol);
+                    assert_close(
+                        &format!("{name} {sa:?}x{sb:?} {dtype} on {}", device.name()),
+                        &read(&out)?,
+                        &want,
+                        tol,
+                    );
                 }
             }
         }
@@ -149,8 +156,15 @@ fn reductions_over_axes_with_keepdim() -> kiln::Result<()> {
         ("max", Tensor::max, f64::NEG_INFINITY, f64::max),
         ("min", Tensor::min, f64::INFINITY, f64::min),
     ];
-    let shapes: [(&[usize], &[isize]); 7] =
-        [(&[2, 3, 4], &[1]), (&[2, 3, 4], &[0, 2]), (&[2, 3, 4], &[]), (&[7, 13], &[-1]), (&[1], &[0]), (&[4, 0], &[0]), (&[5, 1, 3], &[1])];
+    let shapes: [(&[usize], &[isize]); 7] = [
+        (&[2, 3, 4], &[1]),
+        (&[2, 3, 4], &[0, 2]),
+        (&[2, 3, 4], &[]),
+        (&[7, 13], &[-1]),
+        (&[1], &[0]),
+        (&[4, 0], &[0]),
+        (&[5, 1, 3], &[1]),
+    ];
     for device in devices() {
         for (name, op, init, f) in cases {
             for dtype in [DType::F32, DType::F16, DType::I32, DType::U8] {
@@ -159,7 +173,9 @@ fn reductions_over_axes_with_keepdim() -> kiln::Result<()> {
                     let resolved: Vec<usize> = if axes.is_empty() {
                         (0..shape.len()).collect()
                     } else {
-                        axes.iter().map(|&a| if a < 0 { (a + shape.len() as isize) as usize } else { a as usize }).collect()
+                        axes.iter()
+                            .map(|&a| if a < 0 { (a + shape.len() as isize) as usize } else { a as usize })
+                            .collect()
                     };
                     for keepdim in [true, false] {
                         if name != "sum" && resolved.iter().any(|&a| shape[a] == 0) {
@@ -167,18 +183,32 @@ fn reductions_over_axes_with_keepdim() -> kiln::Result<()> {
                         }
                         let out = op(&t, axes, keepdim)?;
                         let want = r.reduce(&resolved, init, f);
-                        let kept: Vec<usize> = if keepdim { want.shape.clone() } else { shape.iter().enumerate().filter(|(i, _)| !resolved.contains(i)).map(|(_, &d)| d).collect() };
+                        let kept: Vec<usize> = if keepdim {
+                            want.shape.clone()
+                        } else {
+                            shape.iter().enumerate().filter(|(i, _)| !resolved.contains(i)).map(|(_, &d)| d).collect()
+                        };
                         assert_eq!(out.shape(), kept, "{name} {shape:?} {axes:?} keepdim={keepdim}");
                         let want = want.reshape(&kept).map(|x| wrap(x, dtype));
                         let tol = if name == "sum" && dtype == DType::F16 { DType::BF16 } else { dtype };
-                        assert_close(&format!("{name} {shape:?} axes {axes:?} {dtype} on {}", device.name()), &read(&out)?, &want, tol);
+                        assert_close(
+                            &format!("{name} {shape:?} axes {axes:?} {dtype} on {}", device.name()),
+                            &read(&out)?,
+                            &want,
+                            tol,
+                        );
                     }
                 }
             }
         }
         let (r, t) = sample(&[3, 4], DType::F32, 8, &device)?;
         let mean = t.mean(&[1], false)?;
-        assert_close("mean", &read(&mean)?, &r.reduce(&[1], 0.0, |a, b| a + b).reshape(&[3]).map(|x| x / 4.0), DType::F32);
+        assert_close(
+            "mean",
+            &read(&mean)?,
+            &r.reduce(&[1], 0.0, |a, b| a + b).reshape(&[3]).map(|x| x / 4.0),
+            DType::F32,
+        );
     }
     Ok(())
 }
@@ -196,7 +226,11 @@ fn movement_ops_on_views() -> kiln::Result<()> {
             check("reshape", &t.reshape(&[4, -1])?, &r.reshape(&[4, 6]))?;
             check("permute", &t.permute(&[2, 0, 1])?, &r.permute(&[2, 0, 1]))?;
             check("transpose", &t.transpose(0, -1)?, &r.permute(&[2, 1, 0]))?;
-            check("expand", &t.shrink(&[(0, 2), (1, 2), (0, 4)])?.expand(&[2, 5, 4])?, &r.shrink(&[(0, 2), (1, 2), (0, 4)]).expand(&[2, 5, 4]))?;
+            check(
+                "expand",
+                &t.shrink(&[(0, 2), (1, 2), (0, 4)])?.expand(&[2, 5, 4])?,
+                &r.shrink(&[(0, 2), (1, 2), (0, 4)]).expand(&[2, 5, 4]),
+            )?;
             check("pad", &t.pad(&[(1, 0), (0, 2), (1, 1)])?, &r.pad(&[(1, 0), (0, 2), (1, 1)]))?;
             check("shrink", &t.shrink(&[(1, 2), (0, 3), (1, 3)])?, &r.shrink(&[(1, 2), (0, 3), (1, 3)]))?;
             check("flip", &t.flip(&[0, 2])?, &r.flip(&[0, 2]))?;
@@ -216,7 +250,11 @@ fn casts_between_dtypes() -> kiln::Result<()> {
         let t = kiln::Tensor::from_slice_on(&data, &[7], &device)?;
         let r = Reference::new(data.to_vec(), &[7]);
         for dtype in kiln::DType::ALL_TENSOR {
-            let want = if dtype.is_unsigned() { r.map(|x| representable(x.abs(), dtype)) } else { r.map(|x| representable(x, dtype)) };
+            let want = if dtype.is_unsigned() {
+                r.map(|x| representable(x.abs(), dtype))
+            } else {
+                r.map(|x| representable(x, dtype))
+            };
             let src = if dtype.is_unsigned() { t.abs()? } else { t.clone() };
             assert_close(&format!("cast f64->{dtype}"), &read(&src.cast(dtype)?)?, &want, dtype);
         }

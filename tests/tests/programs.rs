@@ -69,8 +69,13 @@ fn apply(step: &Step, t: &Tensor, r: &Reference) -> kiln::Result<Option<(Tensor,
                 return Ok(None);
             }
             let out = if is_sum { t.sum(&[ax as isize], *keep)? } else { t.max(&[ax as isize], *keep)? };
-            let red = if is_sum { r.reduce(&[ax], 0.0, |x, y| x + y) } else { r.reduce(&[ax], f64::NEG_INFINITY, f64::max) };
-            let kept: Vec<usize> = if *keep { red.shape.clone() } else { r.shape.iter().enumerate().filter(|(i, _)| *i != ax).map(|(_, &d)| d).collect() };
+            let red =
+                if is_sum { r.reduce(&[ax], 0.0, |x, y| x + y) } else { r.reduce(&[ax], f64::NEG_INFINITY, f64::max) };
+            let kept: Vec<usize> = if *keep {
+                red.shape.clone()
+            } else {
+                r.shape.iter().enumerate().filter(|(i, _)| *i != ax).map(|(_, &d)| d).collect()
+            };
             (out, red.reshape(&kept))
         }
         Step::Permute(p) if n > 1 => {

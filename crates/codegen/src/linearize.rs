@@ -14,7 +14,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Orders the lowered kernel into a [`Program`].
 pub fn linearize(lowered: &Lowered, target: &Target) -> Result<Program, CodegenError> {
-    let mut lin = Linearizer { out: Vec::new(), emitted: HashSet::new(), ranges: HashMap::new(), open: BTreeSet::new(), accs: 0 };
+    let mut lin =
+        Linearizer { out: Vec::new(), emitted: HashSet::new(), ranges: HashMap::new(), open: BTreeSet::new(), accs: 0 };
     let mut params: Vec<Param> = Vec::new();
     let nodes = lowered.sink.toposort();
     let mut globals: Vec<(usize, UOp)> = nodes
@@ -53,7 +54,8 @@ pub fn linearize(lowered: &Lowered, target: &Target) -> Result<Program, CodegenE
     }) && global_size < i32::MAX as usize;
     let has_reduce = nodes.iter().any(|u| u.op() == Op::Reduce);
     let dims: Vec<String> = lowered.output_shape.iter().map(ToString::to_string).collect();
-    let name = format!("{}_{}", if has_reduce { "r" } else { "E" }, if dims.is_empty() { "1".into() } else { dims.join("_") });
+    let name =
+        format!("{}_{}", if has_reduce { "r" } else { "E" }, if dims.is_empty() { "1".into() } else { dims.join("_") });
     let flops = estimate_flops(&lin.out, if target.flattens_output() { global_size } else { 1 });
     let parallel_extent = match (target.flattens_output(), loops.first()) {
         (false, Some(r)) => usize::try_from(r.vmax() + 1).unwrap_or(1),

@@ -54,12 +54,17 @@ impl Device {
     pub fn by_name(name: &str) -> Result<Device> {
         let lower = name.to_ascii_lowercase();
         let (kind, index) = lower.split_once(':').unwrap_or((&lower, "0"));
-        let index: usize = index.parse().map_err(|_| Error::Invalid { op: "device", reason: format!("bad device index in `{name}`") })?;
+        let index: usize = index
+            .parse()
+            .map_err(|_| Error::Invalid { op: "device", reason: format!("bad device index in `{name}`") })?;
         match kind {
             "cpu" => Device::cpu(),
             "cuda" | "gpu" => Device::cuda(index),
             "vulkan" => Device::vulkan(index),
-            _ => Err(Error::Invalid { op: "device", reason: format!("unknown device `{name}` (expected cpu, cuda or vulkan)") }),
+            _ => Err(Error::Invalid {
+                op: "device",
+                reason: format!("unknown device `{name}` (expected cpu, cuda or vulkan)"),
+            }),
         }
     }
 

@@ -30,7 +30,12 @@ impl Tensor {
         let t0 = Instant::now();
         let schedule = kiln_schedule::schedule(&roots)?;
         if debug_level() >= 2 {
-            eprintln!("*** schedule {:.3} ms: {} kernels for {} outputs", t0.elapsed().as_secs_f64() * 1e3, schedule.kernels.len(), roots.len());
+            eprintln!(
+                "*** schedule {:.3} ms: {} kernels for {} outputs",
+                t0.elapsed().as_secs_f64() * 1e3,
+                schedule.kernels.len(),
+                roots.len()
+            );
         }
         let inputs = collect_buffers(&pending);
         let (fresh, _) = run_schedule(&device.0, &schedule, &inputs)?;
@@ -58,7 +63,8 @@ impl Tensor {
         self.realize()?;
         let t = self;
         let buffer = t.state().buffer.as_ref().map(|(_, b)| Arc::clone(b));
-        let buffer = buffer.ok_or_else(|| Error::Invalid { op: "to_vec", reason: "tensor has no buffer after realize".into() })?;
+        let buffer = buffer
+            .ok_or_else(|| Error::Invalid { op: "to_vec", reason: "tensor has no buffer after realize".into() })?;
         let mut bytes = buffer.to_host()?;
         bytes.truncate(t.numel() * t.dtype().size());
         Ok(bytes)

@@ -144,7 +144,10 @@ impl Tensor {
     /// `[start, start+step, ...)` up to (excluding) `stop`, like `torch.arange`.
     pub fn arange(start: f64, stop: f64, step: f64, dtype: DType) -> Result<Tensor> {
         if step == 0.0 || !step.is_finite() || !start.is_finite() || !stop.is_finite() {
-            return Err(Error::Invalid { op: "arange", reason: format!("bad range start={start} stop={stop} step={step}") });
+            return Err(Error::Invalid {
+                op: "arange",
+                reason: format!("bad range start={start} stop={stop} step={step}"),
+            });
         }
         let n = ((stop - start) / step).ceil().max(0.0) as usize;
         let mut bytes = Vec::with_capacity(n * dtype.size());

@@ -17,29 +17,16 @@ fn parse_line(line: &str) -> Result<UOp, String> {
     for (id, decl) in decls.split_whitespace().enumerate() {
         let number = |s: &str| s.trim().parse::<i64>().map_err(|e| format!("{s}: {e}"));
         let var = if let Some((name, end)) = decl.split_once(':') {
-            (
-                name,
-                UOp::range(
-                    number(end)?,
-                    u32::try_from(id).map_err(|e| e.to_string())?,
-                    RangeKind::Global,
-                ),
-            )
+            (name, UOp::range(number(end)?, u32::try_from(id).map_err(|e| e.to_string())?, RangeKind::Global))
         } else {
-            let (name, range) = decl
-                .split_once('=')
-                .ok_or(format!("bad declaration {decl}"))?;
+            let (name, range) = decl.split_once('=').ok_or(format!("bad declaration {decl}"))?;
             let (lo, hi) = range.split_once("..").ok_or(format!("bad range {range}"))?;
             (name, UOp::var(name, number(lo)?, number(hi)?))
         };
         vars.insert(var.0.to_string(), var.1);
     }
-    let tokens: Vec<String> = body
-        .replace('(', " ( ")
-        .replace(')', " ) ")
-        .split_whitespace()
-        .map(String::from)
-        .collect();
+    let tokens: Vec<String> =
+        body.replace('(', " ( ").replace(')', " ) ").split_whitespace().map(String::from).collect();
     let mut pos = 0;
     let expr = parse_expr(&tokens, &mut pos, &vars)?;
     if pos != tokens.len() {
@@ -48,21 +35,14 @@ fn parse_line(line: &str) -> Result<UOp, String> {
     Ok(expr)
 }
 
-fn parse_expr(
-    tokens: &[String],
-    pos: &mut usize,
-    vars: &HashMap<String, UOp>,
-) -> Result<UOp, String> {
+fn parse_expr(tokens: &[String], pos: &mut usize, vars: &HashMap<String, UOp>) -> Result<UOp, String> {
     let token = tokens.get(*pos).ok_or("unexpected end")?.clone();
     *pos += 1;
     if token != "(" {
         return match token.as_str() {
             "true" => Ok(UOp::boolean(true)),
             "false" => Ok(UOp::boolean(false)),
-            t => t
-                .parse::<i64>()
-                .map(UOp::index)
-                .or_else(|_| vars.get(t).cloned().ok_or(format!("unknown {t}"))),
+            t => t.parse::<i64>().map(UOp::index).or_else(|_| vars.get(t).cloned().ok_or(format!("unknown {t}"))),
         };
     }
     let op = tokens.get(*pos).ok_or("missing operator")?.clone();
@@ -99,11 +79,7 @@ fn parse_expr(
     }
 }
 
-fn micros_per_expr(
-    exprs: &[UOp],
-    mut f: impl FnMut(&UOp) -> UOp,
-    before_each_pass: impl Fn(),
-) -> f64 {
+fn micros_per_expr(exprs: &[UOp], mut f: impl FnMut(&UOp) -> UOp, before_each_pass: impl Fn()) -> f64 {
     let mut total = 0.0;
     for _ in 0..REPEATS {
         before_each_pass();
@@ -122,45 +98,18 @@ fn main() -> Result<(), String> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| parse_line(l).map_err(|e| format!("{l}: {e}")))
         .collect::<Result<_, _>>()?;
-    let with_div_mod =
-        |f: &dyn Fn(&UOp) -> UOp| exprs.iter().filter(|e| count_div_mod(&f(e)) > 0).count();
+    let with_div_mod = |f: &dyn Fn(&UOp) -> UOp| exprs.iter().filter(|e| count_div_mod(&f(e)) > 0).count();
     let greedy_us = micros_per_expr(&exprs, simplify_greedy, || {});
     let cold_us = micros_per_expr(&exprs, simplify, clear_memo);
     clear_memo();
     exprs.iter().for_each(|e| drop(simplify(e)));
     let memo_us = micros_per_expr(&exprs, simplify, || {});
-    println!(
-        "symbolic bench: {} expressions, {REPEATS} passes each",
-        exprs.len()
-    );
-    println!(
-        "{:<28} {:>12} {:>16}",
-        "mode", "us/expr", "left with div/mod"
-    );
-    println!(
-        "{:<28} {:>12} {:>16}",
-        "input",
-        "-",
-        with_div_mod(&|e| e.clone())
-    );
-    println!(
-        "{:<28} {:>12.2} {:>16}",
-        "greedy rules only",
-        greedy_us,
-        with_div_mod(&simplify_greedy)
-    );
-    println!(
-        "{:<28} {:>12.2} {:>16}",
-        "simplify cold (memo cleared)",
-        cold_us,
-        with_div_mod(&simplify)
-    );
-    println!(
-        "{:<28} {:>12.2} {:>16}",
-        "simplify memoised",
-        memo_us,
-        with_div_mod(&simplify)
-    );
+    println!("symbolic bench: {} expressions, {REPEATS} passes each", exprs.len());
+    println!("{:<28} {:>12} {:>16}", "mode", "us/expr", "left with div/mod");
+    println!("{:<28} {:>12} {:>16}", "input", "-", with_div_mod(&|e| e.clone()));
+    println!("{:<28} {:>12.2} {:>16}", "greedy rules only", greedy_us, with_div_mod(&simplify_greedy));
+    println!("{:<28} {:>12.2} {:>16}", "simplify cold (memo cleared)", cold_us, with_div_mod(&simplify));
+    println!("{:<28} {:>12.2} {:>16}", "simplify memoised", memo_us, with_div_mod(&simplify));
     if std::env::var_os("KILN_BENCH_VERBOSE").is_some() {
         for e in &exprs {
             println!("{e}  ->  {}", simplify(e));

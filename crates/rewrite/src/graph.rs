@@ -39,13 +39,8 @@ pub fn graph_rewrite(root: &UOp, rw: &Rewriter) -> Result<UOp, RewriteError> {
                 if done.contains_key(&node) {
                     continue;
                 }
-                let pending: Vec<Frame> = node
-                    .src()
-                    .iter()
-                    .filter(|s| !done.contains_key(*s))
-                    .cloned()
-                    .map(Frame::Visit)
-                    .collect();
+                let pending: Vec<Frame> =
+                    node.src().iter().filter(|s| !done.contains_key(*s)).cloned().map(Frame::Visit).collect();
                 stack.push(Frame::Build(node));
                 stack.extend(pending);
             }
@@ -53,31 +48,19 @@ pub fn graph_rewrite(root: &UOp, rw: &Rewriter) -> Result<UOp, RewriteError> {
                 if done.contains_key(&node) {
                     continue;
                 }
-                let src: Vec<UOp> = node
-                    .src()
-                    .iter()
-                    .map(|s| done.get(s).unwrap_or(s).clone())
-                    .collect();
-                let current = if src.as_slice() == node.src() {
-                    node.clone()
-                } else {
-                    node.with_src(src)
-                };
+                let src: Vec<UOp> = node.src().iter().map(|s| done.get(s).unwrap_or(s).clone()).collect();
+                let current = if src.as_slice() == node.src() { node.clone() } else { node.with_src(src) };
                 match rw.apply(&current) {
                     Some((next, rule)) => {
                         tracing::trace!(rule, "rewrite");
                         rewrites += 1;
                         *fired.entry(rule).or_default() += 1;
-                        let bound = *limit.get_or_insert_with(|| {
-                            BASE_REWRITE_LIMIT + REWRITES_PER_NODE * root.toposort().len()
-                        });
+                        let bound = *limit
+                            .get_or_insert_with(|| BASE_REWRITE_LIMIT + REWRITES_PER_NODE * root.toposort().len());
                         if rewrites > bound {
                             return Err(no_fixed_point(fired, rewrites));
                         }
-                        stack.push(Frame::Alias {
-                            from: node,
-                            to: next.clone(),
-                        });
+                        stack.push(Frame::Alias { from: node, to: next.clone() });
                         stack.push(Frame::Visit(next));
                     }
                     None => {
@@ -101,11 +84,7 @@ fn no_fixed_point(fired: HashMap<&'static str, usize>, rewrites: usize) -> Rewri
     let mut counts: Vec<(&'static str, usize)> = fired.into_iter().collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let top = counts.first().map_or(0, |c| c.1);
-    let rules = counts
-        .into_iter()
-        .filter(|c| c.1 * 10 >= top)
-        .map(|c| c.0.to_string())
-        .collect();
+    let rules = counts.into_iter().filter(|c| c.1 * 10 >= top).map(|c| c.0.to_string()).collect();
     RewriteError::NoFixedPoint { rules, rewrites }
 }
 
@@ -118,9 +97,7 @@ mod tests {
     #[test]
     fn commuting_forever_is_an_error_naming_the_rule() {
         let rw = Rewriter::new(vec![
-            Pattern::new("swap-add", &[Op::Add], |u| {
-                Some(u.src()[1].add(&u.src()[0]))
-            }),
+            Pattern::new("swap-add", &[Op::Add], |u| Some(u.src()[1].add(&u.src()[0]))),
             Pattern::new("never", &[Op::Mul], |_| None),
         ]);
         let x = UOp::var("x", 0, 9);
@@ -141,9 +118,7 @@ mod tests {
             Pattern::new("mul2-to-add", &[Op::Mul], |u| {
                 (u.src()[1].const_int() == Some(2)).then(|| u.src()[0].add(&u.src()[0]))
             }),
-            Pattern::new("add-self", &[Op::Add], |u| {
-                (u.src()[0] == u.src()[1]).then(|| u.src()[0].clone())
-            }),
+            Pattern::new("add-self", &[Op::Add], |u| (u.src()[0] == u.src()[1]).then(|| u.src()[0].clone())),
         ]);
         let x = UOp::var("x", 0, 9);
         let e = x.mul(&UOp::index(2)).mul(&UOp::index(2));

@@ -28,20 +28,13 @@ impl Pattern {
         ops: &[Op],
         rewrite: impl Fn(&UOp) -> Option<UOp> + Send + Sync + 'static,
     ) -> Pattern {
-        Pattern {
-            name,
-            ops: ops.to_vec(),
-            rewrite: Box::new(rewrite),
-        }
+        Pattern { name, ops: ops.to_vec(), rewrite: Box::new(rewrite) }
     }
 }
 
 impl fmt::Debug for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pattern")
-            .field("name", &self.name)
-            .field("ops", &self.ops)
-            .finish()
+        f.debug_struct("Pattern").field("name", &self.name).field("ops", &self.ops).finish()
     }
 }
 
@@ -88,10 +81,7 @@ impl Rewriter {
         } else {
             for op in &pattern.ops {
                 let any = &self.any_op;
-                self.by_op
-                    .entry(*op)
-                    .or_insert_with(|| any.clone())
-                    .push(index);
+                self.by_op.entry(*op).or_insert_with(|| any.clone()).push(index);
             }
         }
         self.patterns.push(pattern);
@@ -117,9 +107,7 @@ impl Rewriter {
         let candidates = self.by_op.get(&node.op()).unwrap_or(&self.any_op);
         candidates.iter().find_map(|&i| {
             let pattern = &self.patterns[i];
-            (pattern.rewrite)(node)
-                .filter(|new| new != node)
-                .map(|new| (new, pattern.name))
+            (pattern.rewrite)(node).filter(|new| new != node).map(|new| (new, pattern.name))
         })
     }
 }
@@ -141,14 +129,8 @@ mod tests {
             Pattern::new("any-to-one", &[], |_| Some(UOp::index(1))),
         ]);
         let x = UOp::var("x", 0, 3);
-        assert_eq!(
-            rewriter.apply(&x.add(&x)).map(|(_, n)| n),
-            Some("add-to-zero")
-        );
-        assert_eq!(
-            rewriter.apply(&x.mul(&x)).map(|(_, n)| n),
-            Some("any-to-one")
-        );
+        assert_eq!(rewriter.apply(&x.add(&x)).map(|(_, n)| n), Some("add-to-zero"));
+        assert_eq!(rewriter.apply(&x.mul(&x)).map(|(_, n)| n), Some("any-to-one"));
         // A rule that returns the node itself does not fire.
         assert_eq!(rewriter.apply(&UOp::index(1)), None);
     }

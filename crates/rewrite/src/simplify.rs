@@ -24,10 +24,7 @@ pub struct Simplifier {
 impl Simplifier {
     /// A simplifier with an empty memo and the given e-graph limits.
     pub fn new(limits: EggLimits) -> Simplifier {
-        Simplifier {
-            memo: HashMap::new(),
-            limits,
-        }
+        Simplifier { memo: HashMap::new(), limits }
     }
 
     /// `expr` simplified, from the memo if seen before.
@@ -117,10 +114,7 @@ pub fn size(expr: &UOp) -> usize {
 
 /// Number of `Idiv`/`Mod` nodes in the expression.
 pub fn count_div_mod(expr: &UOp) -> usize {
-    expr.toposort()
-        .iter()
-        .filter(|u| matches!(u.op(), Op::Idiv | Op::Mod))
-        .count()
+    expr.toposort().iter().filter(|u| matches!(u.op(), Op::Idiv | Op::Mod)).count()
 }
 
 fn cost(expr: &UOp) -> (usize, usize) {
@@ -133,10 +127,9 @@ fn needs_egg(expr: &UOp) -> bool {
     let nodes = expr.toposort();
     let is_leaf = |u: &UOp| u.src().is_empty() || matches!(u.op(), Op::Range | Op::Special);
     nodes.len() <= MAX_EGG_NODES
-        && nodes.iter().any(|u| {
-            matches!(u.op(), Op::Idiv | Op::Mod)
-                || (u.op().is_comparison() && !u.src().iter().all(is_leaf))
-        })
+        && nodes
+            .iter()
+            .any(|u| matches!(u.op(), Op::Idiv | Op::Mod) || (u.op().is_comparison() && !u.src().iter().all(is_leaf)))
 }
 
 #[cfg(test)]

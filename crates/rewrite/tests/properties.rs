@@ -40,10 +40,7 @@ enum Gate {
 }
 
 fn expr() -> impl Strategy<Value = Expr> {
-    let leaf = prop_oneof![
-        (0usize..3).prop_map(Expr::Var),
-        (-8i64..17).prop_map(Expr::Const)
-    ];
+    let leaf = prop_oneof![(0usize..3).prop_map(Expr::Var), (-8i64..17).prop_map(Expr::Const)];
     leaf.prop_recursive(4, 24, 2, |inner| {
         let b = || inner.clone().prop_map(Box::new);
         prop_oneof![
@@ -53,12 +50,7 @@ fn expr() -> impl Strategy<Value = Expr> {
             (b(), 1i64..10).prop_map(|(x, c)| Expr::Div(x, c)),
             (b(), 1i64..10).prop_map(|(x, c)| Expr::Mod(x, c)),
             (b(), b()).prop_map(|(x, y)| Expr::Max(x, y)),
-            (b(), 1i64..10, b(), any::<bool>()).prop_map(|(a, c, b, div)| Expr::Affine {
-                a,
-                c,
-                b,
-                div
-            }),
+            (b(), 1i64..10, b(), any::<bool>()).prop_map(|(a, c, b, div)| Expr::Affine { a, c, b, div }),
         ]
     })
 }
@@ -69,9 +61,7 @@ fn gate() -> impl Strategy<Value = Gate> {
         (expr(), -4i64..20).prop_map(|(e, c)| Gate::NotLt(e, c)),
         (expr(), -4i64..20).prop_map(|(e, c)| Gate::Ne(e, c)),
     ];
-    leaf.prop_recursive(2, 4, 2, |inner| {
-        (inner.clone(), inner).prop_map(|(a, b)| Gate::And(Box::new(a), Box::new(b)))
-    })
+    leaf.prop_recursive(2, 4, 2, |inner| (inner.clone(), inner).prop_map(|(a, b)| Gate::And(Box::new(a), Box::new(b))))
 }
 
 fn build(e: &Expr, vars: &[UOp]) -> UOp {
@@ -107,10 +97,7 @@ fn build_gate(g: &Gate, vars: &[UOp]) -> UOp {
 
 /// 1–3 variables: `(lo, width)` each; a variable starting at 0 is a loop `Range`, others `DefineVar`s.
 fn variables() -> impl Strategy<Value = Vec<(i64, i64)>> {
-    prop::collection::vec(
-        (prop_oneof![4 => Just(0i64), 1 => -6i64..6], 0i64..40),
-        1..=3,
-    )
+    prop::collection::vec((prop_oneof![4 => Just(0i64), 1 => -6i64..6], 0i64..40), 1..=3)
 }
 
 fn make_vars(spec: &[(i64, i64)]) -> Vec<UOp> {
@@ -130,35 +117,17 @@ fn make_vars(spec: &[(i64, i64)]) -> Vec<UOp> {
 fn check(e: &UOp, vars: &[UOp], spec: &[(i64, i64)], samples: &[u32]) -> Result<(), TestCaseError> {
     let s = simplify(e);
     prop_assert!(size(&s) <= size(e), "{} grew to {}", e, s);
-    let mut assignments: Vec<Vec<i64>> = vec![
-        spec.iter().map(|v| v.0).collect(),
-        spec.iter().map(|v| v.0 + v.1).collect(),
-    ];
+    let mut assignments: Vec<Vec<i64>> =
+        vec![spec.iter().map(|v| v.0).collect(), spec.iter().map(|v| v.0 + v.1).collect()];
     for chunk in samples.chunks(3) {
-        assignments.push(
-            spec.iter()
-                .zip(chunk)
-                .map(|(v, r)| v.0 + i64::from(*r) % (v.1 + 1))
-                .collect(),
-        );
+        assignments.push(spec.iter().zip(chunk).map(|(v, r)| v.0 + i64::from(*r) % (v.1 + 1)).collect());
     }
     for values in assignments {
-        let env: HashMap<UOp, Value> = vars
-            .iter()
-            .cloned()
-            .zip(values.iter().map(|v| Value::Int(*v)))
-            .collect();
+        let env: HashMap<UOp, Value> = vars.iter().cloned().zip(values.iter().map(|v| Value::Int(*v))).collect();
         let Ok(expected) = eval(e, &env) else {
             continue;
         };
-        prop_assert_eq!(
-            eval(&s, &env),
-            Ok(expected),
-            "{} simplified to {} at {:?}",
-            e,
-            s,
-            values
-        );
+        prop_assert_eq!(eval(&s, &env), Ok(expected), "{} simplified to {} at {:?}", e, s, values);
     }
     Ok(())
 }

@@ -33,7 +33,13 @@ pub trait Device: Send + Sync {
     fn compile(&self, program: &Program, source: &str) -> Result<CompiledKernel, RuntimeError>;
     /// Launches a compiled kernel on `args` (one per parameter slot); with `timed`, waits for it and
     /// returns its device time in seconds.
-    fn launch(&self, kernel: &CompiledKernel, program: &Program, args: &[RawBuffer], timed: bool) -> Result<Option<f64>, RuntimeError>;
+    fn launch(
+        &self,
+        kernel: &CompiledKernel,
+        program: &Program,
+        args: &[RawBuffer],
+        timed: bool,
+    ) -> Result<Option<f64>, RuntimeError>;
     /// Waits for all queued work.
     fn synchronize(&self) -> Result<(), RuntimeError>;
 }

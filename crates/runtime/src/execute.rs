@@ -90,7 +90,12 @@ pub fn run_schedule(
         times.launch += t0.elapsed();
         times.kernels += 1;
         if let Some(s) = seconds {
-            record(LaunchRecord { device: device.name(), name: c.program.name.clone(), global_size: c.program.global_size, seconds: s });
+            record(LaunchRecord {
+                device: device.name(),
+                name: c.program.name.clone(),
+                global_size: c.program.global_size,
+                seconds: s,
+            });
             if debug_level() >= 1 {
                 let gflops = c.program.flops as f64 / s.max(1e-12) / 1e9;
                 eprintln!(

@@ -87,7 +87,10 @@ fn cut(
         load(slot, u.dtype(), shape.iter().product(), shape)
     } else if u.op() == Op::Contiguous {
         cut(&u.src()[0], root, location, args, memo)?
-    } else if u.op().is_alu() || u.op().is_movement() || matches!(u.op(), Op::Const | Op::Cast | Op::Bitcast | Op::ReduceAxis) {
+    } else if u.op().is_alu()
+        || u.op().is_movement()
+        || matches!(u.op(), Op::Const | Op::Cast | Op::Bitcast | Op::ReduceAxis)
+    {
         let src = u.src().iter().map(|s| cut(s, root, location, args, memo)).collect::<Result<Vec<_>, _>>()?;
         u.with_src(src)
     } else {

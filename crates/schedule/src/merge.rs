@@ -37,7 +37,8 @@ pub(crate) fn merge_elementwise(schedule: Schedule) -> Schedule {
 
 /// One kernel doing the work of `a` and `b`: outputs of both first, then their inputs, renumbered.
 fn join(a: &Kernel, b: &Kernel) -> Kernel {
-    let outputs: Vec<BufferRef> = a.args[..a.output_count()].iter().chain(&b.args[..b.output_count()]).copied().collect();
+    let outputs: Vec<BufferRef> =
+        a.args[..a.output_count()].iter().chain(&b.args[..b.output_count()]).copied().collect();
     let mut args = outputs;
     for arg in a.args[a.output_count()..].iter().chain(&b.args[b.output_count()..]) {
         if !args.contains(arg) {
@@ -59,6 +60,7 @@ fn join(a: &Kernel, b: &Kernel) -> Kernel {
         }
         memo[store].clone()
     };
-    let stores: Vec<UOp> = a.ast.src().iter().map(|s| renumber(a, s)).chain(b.ast.src().iter().map(|s| renumber(b, s))).collect();
+    let stores: Vec<UOp> =
+        a.ast.src().iter().map(|s| renumber(a, s)).chain(b.ast.src().iter().map(|s| renumber(b, s))).collect();
     Kernel { ast: UOp::new(Op::Sink, DType::Void, stores, Arg::None), args }
 }

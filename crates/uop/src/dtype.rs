@@ -109,9 +109,7 @@ impl DType {
             DType::U16 => (0.0, f64::from(u16::MAX)),
             DType::U32 => (0.0, f64::from(u32::MAX)),
             DType::U64 => (0.0, u64::MAX as f64),
-            DType::F16 | DType::BF16 | DType::F32 | DType::F64 | DType::Void => {
-                (f64::NEG_INFINITY, f64::INFINITY)
-            }
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 | DType::Void => (f64::NEG_INFINITY, f64::INFINITY),
         }
     }
 

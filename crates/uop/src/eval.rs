@@ -115,7 +115,11 @@ fn eval_node(u: &UOp, env: &HashMap<UOp, Value>, memo: &HashMap<UOp, Value>) -> 
             if arg(1).as_i64() == 0 {
                 return Err(EvalError::DivisionByZero(format!("{u}")));
             }
-            if u.op() == Op::Idiv { int_op(i64::checked_div) } else { int_op(i64::checked_rem) }
+            if u.op() == Op::Idiv {
+                int_op(i64::checked_div)
+            } else {
+                int_op(i64::checked_rem)
+            }
         }
         Op::Max if is_float => float_bin(f64::max),
         Op::Max if is_bool => Ok(Value::Bool(arg(0).as_i64().max(arg(1).as_i64()) != 0)),

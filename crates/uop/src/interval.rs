@@ -89,8 +89,18 @@ fn compute(u: &UOp) -> (i64, i64) {
             let ((a0, a1), (b0, b1)) = (b(0), b(1));
             let disjoint = a1 < b0 || b1 < a0;
             let same_point = a0 == a1 && b0 == b1 && a0 == b0;
-            let ne = if disjoint { (1, 1) } else if same_point { (0, 0) } else { (0, 1) };
-            if u.op() == Op::CmpNe { ne } else { (1 - ne.1, 1 - ne.0) }
+            let ne = if disjoint {
+                (1, 1)
+            } else if same_point {
+                (0, 0)
+            } else {
+                (0, 1)
+            };
+            if u.op() == Op::CmpNe {
+                ne
+            } else {
+                (1 - ne.1, 1 - ne.0)
+            }
         }
         Op::And if u.dtype() == crate::DType::Bool => {
             let ((a0, a1), (b0, b1)) = (b(0), b(1));

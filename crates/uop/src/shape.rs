@@ -25,9 +25,7 @@ pub(crate) fn infer(op: Op, src: &[UOp], arg: &Arg) -> Option<Box<[usize]>> {
             let s = first()?;
             perm.iter().map(|&p| s.get(p).copied()).collect::<Option<_>>()?
         }
-        (Op::Pad, Arg::Pairs(p)) => {
-            first()?.iter().zip(p).map(|(&d, &(b, a))| d + b + a).collect()
-        }
+        (Op::Pad, Arg::Pairs(p)) => first()?.iter().zip(p).map(|(&d, &(b, a))| d + b + a).collect(),
         (Op::Shrink, Arg::Pairs(p)) => p.iter().map(|&(s, e)| e.saturating_sub(s)).collect(),
         (Op::Flip | Op::Contiguous | Op::Cast | Op::Bitcast, _) => first()?.to_vec(),
         // Sources of an ALU op share one shape, except scalar consts, which broadcast.

@@ -72,15 +72,7 @@ impl UOp {
             table.next_id - 1
         });
         let shape = shape::infer(op, &src, &key.arg);
-        let node = Arc::new(Node {
-            id,
-            op,
-            dtype,
-            src,
-            arg: key.arg.clone(),
-            shape,
-            bounds: OnceLock::new(),
-        });
+        let node = Arc::new(Node { id, op, dtype, src, arg: key.arg.clone(), shape, bounds: OnceLock::new() });
         table.map.insert(key, Arc::downgrade(&node));
         UOp(node)
     }

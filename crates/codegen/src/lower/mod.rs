@@ -37,7 +37,12 @@ pub fn lower(ast: &UOp, target: &Target) -> Result<Lowered, CodegenError> {
     let numel: usize = output_shape.iter().product();
     let mut lowerer = Lowerer { memo: HashMap::new(), next_range: 0 };
     let (idx, global_indices) = if target.flattens_output() {
-        let g = UOp::new(Op::Special, DType::Index, vec![UOp::index(numel as i64)], Arg::Special(SpecialKind::GlobalIdx(0)));
+        let g = UOp::new(
+            Op::Special,
+            DType::Index,
+            vec![UOp::index(numel as i64)],
+            Arg::Special(SpecialKind::GlobalIdx(0)),
+        );
         (movement::unflatten(&g, &output_shape), vec![g])
     } else {
         let ranges: Vec<UOp> = output_shape

@@ -49,7 +49,12 @@ pub(crate) fn unpad(idx: &[UOp], pads: &[(usize, usize)], src_shape: &[usize]) -
 }
 
 /// Index into the source of `u` (a reshape, permute, expand, shrink or flip) given `idx` into `u`.
-pub(crate) fn source_index(u: &UOp, idx: &[UOp], shape: &[usize], src_shape: &[usize]) -> Result<Vec<UOp>, CodegenError> {
+pub(crate) fn source_index(
+    u: &UOp,
+    idx: &[UOp],
+    shape: &[usize],
+    src_shape: &[usize],
+) -> Result<Vec<UOp>, CodegenError> {
     Ok(match (u.op(), u.arg()) {
         (Op::Reshape, _) => unflatten(&flatten(idx, shape), src_shape),
         (Op::Permute, Arg::Axes(perm)) => {
@@ -59,11 +64,9 @@ pub(crate) fn source_index(u: &UOp, idx: &[UOp], shape: &[usize], src_shape: &[u
             }
             inner
         }
-        (Op::Expand, _) => idx
-            .iter()
-            .zip(src_shape)
-            .map(|(i, &d)| if d == 1 { UOp::index(0) } else { i.clone() })
-            .collect(),
+        (Op::Expand, _) => {
+            idx.iter().zip(src_shape).map(|(i, &d)| if d == 1 { UOp::index(0) } else { i.clone() }).collect()
+        }
         (Op::Shrink, Arg::Pairs(bounds)) => idx
             .iter()
             .zip(bounds)
@@ -72,13 +75,7 @@ pub(crate) fn source_index(u: &UOp, idx: &[UOp], shape: &[usize], src_shape: &[u
         (Op::Flip, Arg::Axes(axes)) => idx
             .iter()
             .enumerate()
-            .map(|(k, i)| {
-                if axes.contains(&k) {
-                    UOp::index(shape[k] as i64 - 1).sub(i)
-                } else {
-                    i.clone()
-                }
-            })
+            .map(|(k, i)| if axes.contains(&k) { UOp::index(shape[k] as i64 - 1).sub(i) } else { i.clone() })
             .collect(),
         (op, _) => return Err(CodegenError::Malformed(format!("{op:?} is not a movement op with a valid argument"))),
     })
@@ -105,7 +102,7 @@ mod tests {
     #[test]
     fn pad_gate_marks_the_border() {
         let r = UOp::range(6, 0, RangeKind::Global);
-        let (inner, valid) = unpad(&[r.clone()], &[(2, 1)], &[3]);
+        let (inner, valid) = unpad(std::slice::from_ref(&r), &[(2, 1)], &[3]);
         for v in 0..6 {
             let env = HashMap::from([(r.clone(), Value::Int(v))]);
             assert_eq!(eval(&valid, &env), Ok(Value::Bool((2..5).contains(&v))));

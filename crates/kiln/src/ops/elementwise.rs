@@ -127,7 +127,11 @@ impl Tensor {
     /// `-self`.
     pub fn neg(&self) -> Result<Tensor> {
         if self.dtype() == DType::Bool {
-            return Err(Error::DType { op: "neg", dtype: DType::Bool, reason: "negation of booleans; use logical_not".into() });
+            return Err(Error::DType {
+                op: "neg",
+                dtype: DType::Bool,
+                reason: "negation of booleans; use logical_not".into(),
+            });
         }
         Ok(self.map(Op::Neg))
     }
@@ -190,7 +194,9 @@ impl Tensor {
     pub fn gelu(&self) -> Result<Tensor> {
         let x = self.floating()?;
         let d = x.dtype();
-        let inner = x.add(&x.mul(&x)?.mul(&x)?.mul(&x.scalar(0.044_715, d)?)?)?.mul(&x.scalar((2.0 / std::f64::consts::PI).sqrt(), d)?)?;
+        let inner = x
+            .add(&x.mul(&x)?.mul(&x)?.mul(&x.scalar(0.044_715, d)?)?)?
+            .mul(&x.scalar((2.0 / std::f64::consts::PI).sqrt(), d)?)?;
         x.mul(&x.scalar(0.5, d)?)?.mul(&x.scalar(1.0, d)?.add(&inner.tanh()?)?)
     }
     /// |x|.

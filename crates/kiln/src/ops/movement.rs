@@ -35,7 +35,7 @@ impl Tensor {
         let resolved: Vec<usize> = shape
             .iter()
             .map(|&d| match d {
-                -1 if known == 0 || numel % known != 0 => Err(bad()),
+                -1 if known == 0 || !numel.is_multiple_of(known) => Err(bad()),
                 -1 => Ok(numel / known),
                 d => Ok(d as usize),
             })
@@ -52,7 +52,10 @@ impl Tensor {
             seen[a] = true;
         }
         if axes.len() != n || seen.iter().any(|s| !s) {
-            return Err(Error::Invalid { op: "permute", reason: format!("{order:?} is not a permutation of {n} dims") });
+            return Err(Error::Invalid {
+                op: "permute",
+                reason: format!("{order:?} is not a permutation of {n} dims"),
+            });
         }
         if axes.iter().enumerate().all(|(i, &a)| i == a) {
             return Ok(self.clone());
@@ -84,7 +87,10 @@ impl Tensor {
     pub fn expand(&self, shape: &[isize]) -> Result<Tensor> {
         let mine = self.shape();
         if shape.len() < mine.len() {
-            return Err(Error::Invalid { op: "expand", reason: format!("cannot expand {mine:?} to fewer dims {shape:?}") });
+            return Err(Error::Invalid {
+                op: "expand",
+                reason: format!("cannot expand {mine:?} to fewer dims {shape:?}"),
+            });
         }
         let offset = shape.len() - mine.len();
         let resolved: Vec<usize> = shape
@@ -102,7 +108,10 @@ impl Tensor {
     /// Zero padding: `(before, after)` for every dim.
     pub fn pad(&self, padding: &[(usize, usize)]) -> Result<Tensor> {
         if padding.len() != self.ndim() {
-            return Err(Error::Invalid { op: "pad", reason: format!("{} pairs for {} dims", padding.len(), self.ndim()) });
+            return Err(Error::Invalid {
+                op: "pad",
+                reason: format!("{} pairs for {} dims", padding.len(), self.ndim()),
+            });
         }
         if padding.iter().all(|&(b, a)| b == 0 && a == 0) {
             return Ok(self.clone());
@@ -114,7 +123,10 @@ impl Tensor {
     pub fn shrink(&self, bounds: &[(usize, usize)]) -> Result<Tensor> {
         let mine = self.shape();
         if bounds.len() != mine.len() || bounds.iter().zip(&mine).any(|(&(s, e), &d)| s > e || e > d) {
-            return Err(Error::Invalid { op: "shrink", reason: format!("bounds {bounds:?} do not fit shape {mine:?}") });
+            return Err(Error::Invalid {
+                op: "shrink",
+                reason: format!("bounds {bounds:?} do not fit shape {mine:?}"),
+            });
         }
         if bounds.iter().zip(&mine).all(|(&(s, e), &d)| s == 0 && e == d) {
             return Ok(self.clone());

@@ -37,7 +37,9 @@ impl Tensor {
     /// Sum over `axes`.
     pub fn sum(&self, axes: &[isize], keepdim: bool) -> Result<Tensor> {
         match self.dtype() {
-            DType::F16 | DType::BF16 => self.cast(DType::F32)?.reduce(ReduceOp::Add, "sum", axes, keepdim)?.cast(self.dtype()),
+            DType::F16 | DType::BF16 => {
+                self.cast(DType::F32)?.reduce(ReduceOp::Add, "sum", axes, keepdim)?.cast(self.dtype())
+            }
             DType::Bool => self.cast(DType::I32)?.reduce(ReduceOp::Add, "sum", axes, keepdim),
             _ => self.reduce(ReduceOp::Add, "sum", axes, keepdim),
         }

@@ -17,11 +17,7 @@ pub struct Facts {
     pub is_bool: bool,
 }
 
-const FULL: Facts = Facts {
-    lo: i64::MIN,
-    hi: i64::MAX,
-    is_bool: false,
-};
+const FULL: Facts = Facts { lo: i64::MIN, hi: i64::MAX, is_bool: false };
 
 impl Facts {
     /// The single value of the class, if the interval is one exact point (saturated ends are not exact).
@@ -29,18 +25,10 @@ impl Facts {
         (self.lo == self.hi && self.lo != i64::MIN && self.lo != i64::MAX).then_some(self.lo)
     }
     fn int(lo: i64, hi: i64) -> Facts {
-        Facts {
-            lo,
-            hi,
-            is_bool: false,
-        }
+        Facts { lo, hi, is_bool: false }
     }
     fn boolean(lo: i64, hi: i64) -> Facts {
-        Facts {
-            lo,
-            hi,
-            is_bool: true,
-        }
+        Facts { lo, hi, is_bool: true }
     }
 }
 
@@ -56,16 +44,9 @@ pub type IndexGraph = EGraph<IndexLang, IntervalAnalysis>;
 
 /// Interval of `a * b`.
 pub fn mul_interval(a: Facts, b: Facts) -> (i64, i64) {
-    let c = [
-        a.lo.saturating_mul(b.lo),
-        a.lo.saturating_mul(b.hi),
-        a.hi.saturating_mul(b.lo),
-        a.hi.saturating_mul(b.hi),
-    ];
-    (
-        c.iter().copied().min().unwrap_or(i64::MIN),
-        c.iter().copied().max().unwrap_or(i64::MAX),
-    )
+    let c =
+        [a.lo.saturating_mul(b.lo), a.lo.saturating_mul(b.hi), a.hi.saturating_mul(b.lo), a.hi.saturating_mul(b.hi)];
+    (c.iter().copied().min().unwrap_or(i64::MIN), c.iter().copied().max().unwrap_or(i64::MAX))
 }
 
 fn compare(lt: bool, a: Facts, b: Facts) -> Facts {
@@ -94,10 +75,7 @@ fn facts_of(egraph: &IndexGraph, enode: &IndexLang) -> Facts {
         IndexLang::Num(n) => Facts::int(*n, *n),
         IndexLang::Bool(b) => Facts::boolean(i64::from(*b), i64::from(*b)),
         IndexLang::Symbol(s) => egraph.analysis.leaves.get(s).copied().unwrap_or(FULL),
-        IndexLang::Add([a, b]) => Facts::int(
-            f(a).lo.saturating_add(f(b).lo),
-            f(a).hi.saturating_add(f(b).hi),
-        ),
+        IndexLang::Add([a, b]) => Facts::int(f(a).lo.saturating_add(f(b).lo), f(a).hi.saturating_add(f(b).hi)),
         IndexLang::Mul([a, b]) => {
             let (lo, hi) = mul_interval(f(a), f(b));
             Facts::int(lo, hi)
@@ -140,11 +118,7 @@ fn facts_of(egraph: &IndexGraph, enode: &IndexLang) -> Facts {
             match f(c).constant() {
                 Some(1) => f(a),
                 Some(0) => f(b),
-                _ => Facts {
-                    lo: f(a).lo.min(f(b).lo),
-                    hi: f(a).hi.max(f(b).hi),
-                    is_bool,
-                },
+                _ => Facts { lo: f(a).lo.min(f(b).lo), hi: f(a).hi.max(f(b).hi), is_bool },
             }
         }
     }
@@ -161,11 +135,7 @@ impl Analysis<IndexLang> for IntervalAnalysis {
 
     /// Both intervals hold for the merged class, so keep their intersection.
     fn merge(&mut self, to: &mut Facts, from: Facts) -> DidMerge {
-        let merged = Facts {
-            lo: to.lo.max(from.lo),
-            hi: to.hi.min(from.hi),
-            is_bool: to.is_bool || from.is_bool,
-        };
+        let merged = Facts { lo: to.lo.max(from.lo), hi: to.hi.min(from.hi), is_bool: to.is_bool || from.is_bool };
         if merged.lo > merged.hi {
             // Only possible for unreachable code (e.g. a guarded division); keep what we had.
             return DidMerge(false, true);
@@ -179,11 +149,7 @@ impl Analysis<IndexLang> for IntervalAnalysis {
     fn modify(egraph: &mut IndexGraph, id: Id) {
         let facts = egraph[id].data;
         if let Some(value) = facts.constant() {
-            let node = if facts.is_bool {
-                IndexLang::Bool(value != 0)
-            } else {
-                IndexLang::Num(value)
-            };
+            let node = if facts.is_bool { IndexLang::Bool(value != 0) } else { IndexLang::Num(value) };
             let added = egraph.add(node);
             egraph.union(id, added);
         }
@@ -198,9 +164,7 @@ mod tests {
     fn facts_of_expr(expr: &str, leaves: &[(&str, i64, i64)]) -> Facts {
         let mut analysis = IntervalAnalysis::default();
         for (name, lo, hi) in leaves {
-            analysis
-                .leaves
-                .insert(Symbol::from(*name), Facts::int(*lo, *hi));
+            analysis.leaves.insert(Symbol::from(*name), Facts::int(*lo, *hi));
         }
         let mut egraph = IndexGraph::new(analysis);
         let parsed: RecExpr<IndexLang> = expr.parse().expect("test expressions parse");
@@ -213,10 +177,7 @@ mod tests {
     fn intervals_follow_c_semantics() {
         let leaves = [("x", 0, 15), ("y", -3, 5)];
         assert_eq!(facts_of_expr("(+ (* x 4) 3)", &leaves), Facts::int(3, 63));
-        assert_eq!(
-            facts_of_expr("(/ (+ (* x 4) 3) 4)", &leaves),
-            Facts::int(0, 15)
-        );
+        assert_eq!(facts_of_expr("(/ (+ (* x 4) 3) 4)", &leaves), Facts::int(0, 15));
         assert_eq!(facts_of_expr("(% x 4)", &leaves), Facts::int(0, 3));
         assert_eq!(facts_of_expr("(% y 4)", &leaves), Facts::int(-3, 3));
         assert_eq!(facts_of_expr("(* y y)", &leaves), Facts::int(-15, 25));

@@ -40,13 +40,9 @@ fn shape_of(u: &UOp) -> Shape {
         Op::Neg if is_index(u) && all(is_index) => node(),
         Op::CmpLt | Op::CmpNe | Op::CmpEq if all(is_index) => node(),
         // Boolean != / == against a constant are negations or the value itself.
-        Op::CmpNe | Op::CmpEq if all(is_bool) && s[1].op() == Op::Const => {
-            Shape::Node(vec![s[0].clone()])
-        }
+        Op::CmpNe | Op::CmpEq if all(is_bool) && s[1].op() == Op::Const => Shape::Node(vec![s[0].clone()]),
         Op::And | Op::Or if is_bool(u) && all(is_bool) => node(),
-        Op::Where if is_bool(&s[0]) && (is_index(u) || is_bool(u)) && s[1].dtype() == u.dtype() => {
-            node()
-        }
+        Op::Where if is_bool(&s[0]) && (is_index(u) || is_bool(u)) && s[1].dtype() == u.dtype() => node(),
         _ => Shape::Leaf,
     }
 }
@@ -66,27 +62,15 @@ pub fn to_expr(root: &UOp) -> Option<Converted> {
         }
         let shape = shape_of(&u);
         let Shape::Node(src) = shape else {
-            let name = Symbol::from(format!(
-                "{}{}",
-                if is_bool(&u) { "b" } else { "v" },
-                leaves.len()
-            ));
-            let facts = Facts {
-                lo: u.vmin(),
-                hi: u.vmax(),
-                is_bool: is_bool(&u),
-            };
+            let name = Symbol::from(format!("{}{}", if is_bool(&u) { "b" } else { "v" }, leaves.len()));
+            let facts = Facts { lo: u.vmin(), hi: u.vmax(), is_bool: is_bool(&u) };
             leaves.insert(name, (u.clone(), facts));
             ids.insert(u, expr.add(IndexLang::Symbol(name)));
             continue;
         };
         if !expanded {
             stack.push((u, true));
-            stack.extend(
-                src.into_iter()
-                    .filter(|s| !ids.contains_key(s))
-                    .map(|s| (s, false)),
-            );
+            stack.extend(src.into_iter().filter(|s| !ids.contains_key(s)).map(|s| (s, false)));
             continue;
         }
         let id = |i: usize| ids[&src[i]];
@@ -164,15 +148,9 @@ mod tests {
     #[test]
     fn round_trip_keeps_leaves_and_negations() {
         let r = UOp::range(18, 1, RangeKind::Global);
-        let gate = r
-            .lt(&UOp::index(1))
-            .ne(&UOp::boolean(true))
-            .and(&r.add(&UOp::index(-1)).lt(&UOp::index(16)));
+        let gate = r.lt(&UOp::index(1)).ne(&UOp::boolean(true)).and(&r.add(&UOp::index(-1)).lt(&UOp::index(16)));
         let converted = to_expr(&gate).expect("index gates convert");
-        assert_eq!(
-            converted.expr.to_string(),
-            "(and (not (< v0 1)) (< (+ v0 -1) 16))"
-        );
+        assert_eq!(converted.expr.to_string(), "(and (not (< v0 1)) (< (+ v0 -1) 16))");
         assert_eq!(from_expr(&converted.expr, &converted.leaves), Some(gate));
         let float = UOp::constant(DType::F32, kiln_uop::ConstValue::Float(1.0));
         assert!(to_expr(&float).is_none());

@@ -17,11 +17,7 @@ impl CostFunction<IndexLang> for DivModCost {
     where
         C: FnMut(Id) -> usize,
     {
-        let own = if enode.is_div_mod() {
-            DIV_MOD_WEIGHT
-        } else {
-            1
-        };
+        let own = if enode.is_div_mod() { DIV_MOD_WEIGHT } else { 1 };
         enode.fold(own, |sum, id| sum.saturating_add(costs(id)))
     }
 }

@@ -28,11 +28,7 @@ impl Default for EggLimits {
     /// Small limits for the hot path: a typical index expression saturates or stops in about a
     /// millisecond.
     fn default() -> EggLimits {
-        EggLimits {
-            nodes: 1_500,
-            iterations: 8,
-            time: Duration::from_millis(50),
-        }
+        EggLimits { nodes: 1_500, iterations: 8, time: Duration::from_millis(50) }
     }
 }
 
@@ -40,11 +36,7 @@ impl Default for EggLimits {
 /// index or boolean expression or the result cannot be typed back.
 pub fn simplify_with_egg(expr: &UOp, limits: EggLimits) -> Option<UOp> {
     let converted = convert::to_expr(expr)?;
-    let leaves = converted
-        .leaves
-        .iter()
-        .map(|(s, (_, facts))| (*s, *facts))
-        .collect();
+    let leaves = converted.leaves.iter().map(|(s, (_, facts))| (*s, *facts)).collect();
     let analysis = IntervalAnalysis { leaves };
     let runner = Runner::<_, _, ()>::new(analysis)
         .with_node_limit(limits.nodes)
@@ -69,18 +61,9 @@ mod tests {
         let r1 = UOp::range(4, 1, RangeKind::Global);
         let flat = r0.mul(&UOp::index(4)).add(&r1);
         let limits = EggLimits::default();
-        assert_eq!(
-            simplify_with_egg(&flat.idiv(&UOp::index(4)).modulo(&UOp::index(6)), limits),
-            Some(r0)
-        );
-        assert_eq!(
-            simplify_with_egg(&flat.modulo(&UOp::index(4)), limits),
-            Some(r1.clone())
-        );
+        assert_eq!(simplify_with_egg(&flat.idiv(&UOp::index(4)).modulo(&UOp::index(6)), limits), Some(r0));
+        assert_eq!(simplify_with_egg(&flat.modulo(&UOp::index(4)), limits), Some(r1.clone()));
         let gate = r1.lt(&UOp::index(1)).ne(&UOp::boolean(true));
-        assert_eq!(
-            simplify_with_egg(&gate, limits),
-            Some(UOp::index(0).lt(&r1))
-        );
+        assert_eq!(simplify_with_egg(&gate, limits), Some(UOp::index(0).lt(&r1)));
     }
 }

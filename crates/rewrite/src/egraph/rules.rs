@@ -19,8 +19,7 @@ pub fn rules() -> &'static [Rule] {
 
 fn var(name: &str) -> Var {
     // Only called with the literal pattern variables below, which are valid `?name`s.
-    name.parse()
-        .unwrap_or_else(|_| panic!("bad pattern variable {name}"))
+    name.parse().unwrap_or_else(|_| panic!("bad pattern variable {name}"))
 }
 
 fn facts(egraph: &IndexGraph, subst: &Subst, v: Var) -> Facts {
@@ -62,9 +61,7 @@ fn lt_const(x: &str, c: &str) -> Condition {
     let (x, c) = (var(x), var(c));
     Box::new(move |g, _, s| {
         let fx = facts(g, s, x);
-        facts(g, s, c)
-            .constant()
-            .is_some_and(|c| fx.lo >= 0 && fx.hi < c)
+        facts(g, s, c).constant().is_some_and(|c| fx.lo >= 0 && fx.hi < c)
     })
 }
 
@@ -74,21 +71,17 @@ fn same_block(x: &str, c: &str) -> Condition {
     Box::new(move |g, _, s| {
         let fx = facts(g, s, x);
         let exact = fx.lo != i64::MIN && fx.hi != i64::MAX;
-        facts(g, s, c)
-            .constant()
-            .is_some_and(|c| c > 0 && exact && fx.lo / c == fx.hi / c)
+        facts(g, s, c).constant().is_some_and(|c| c > 0 && exact && fx.lo / c == fx.hi / c)
     })
 }
 
 /// `?m` and `?a` are positive constants and `?a` divides `?m`.
 fn divides(m: &str, a: &str) -> Condition {
     let (m, a) = (var(m), var(a));
-    Box::new(
-        move |g, _, s| match (facts(g, s, m).constant(), facts(g, s, a).constant()) {
-            (Some(m), Some(a)) => m > 0 && a > 0 && m % a == 0,
-            _ => false,
-        },
-    )
+    Box::new(move |g, _, s| match (facts(g, s, m).constant(), facts(g, s, a).constant()) {
+        (Some(m), Some(a)) => m > 0 && a > 0 && m % a == 0,
+        _ => false,
+    })
 }
 
 /// `?a * ?c + ?b >= 0` and `?b >= 0` for every assignment.
@@ -104,11 +97,7 @@ fn affine_nonneg(a: &str, c: &str, b: &str) -> Condition {
 /// `?v` is a constant at most `limit`, or at least it, depending on `at_most`.
 fn const_compared(v: &str, limit: i64, at_most: bool) -> Condition {
     let v = var(v);
-    Box::new(move |g, _, s| {
-        facts(g, s, v)
-            .constant()
-            .is_some_and(|c| if at_most { c <= limit } else { c >= limit })
-    })
+    Box::new(move |g, _, s| facts(g, s, v).constant().is_some_and(|c| if at_most { c <= limit } else { c >= limit }))
 }
 
 fn all(conditions: Vec<Condition>) -> impl Fn(&mut IndexGraph, Id, &Subst) -> bool + Send + Sync {

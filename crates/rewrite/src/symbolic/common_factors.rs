@@ -12,12 +12,8 @@ const MAX_FACTORS: usize = 16;
 
 pub(super) fn patterns() -> Vec<Pattern> {
     vec![
-        Pattern::new("collect-sum-terms", &[Op::Add], |u| {
-            is_index(u).then(|| Sum::of(u).map(|s| s.build())).flatten()
-        }),
-        Pattern::new("collect-product-factors", &[Op::Mul], |u| {
-            is_index(u).then(|| normalise_product(u)).flatten()
-        }),
+        Pattern::new("collect-sum-terms", &[Op::Add], |u| is_index(u).then(|| Sum::of(u).map(|s| s.build())).flatten()),
+        Pattern::new("collect-product-factors", &[Op::Mul], |u| is_index(u).then(|| normalise_product(u)).flatten()),
     ]
 }
 

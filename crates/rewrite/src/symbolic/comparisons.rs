@@ -14,21 +14,17 @@ pub(super) fn patterns() -> Vec<Pattern> {
             let (a, b) = (&u.src()[0], &u.src()[1]);
             (a == b && !a.dtype().is_float()).then(|| UOp::boolean(u.op() == Op::CmpEq))
         }),
-        Pattern::new(
-            "compare-move-constant",
-            &[Op::CmpLt, Op::CmpNe, Op::CmpEq],
-            |u| {
-                let (lhs, rhs) = (&u.src()[0], &u.src()[1]);
-                let c = rhs.const_int().filter(|_| is_index(lhs))?;
-                let mut sum = Sum::of(lhs)?;
-                if sum.constant == 0 || sum.terms.is_empty() {
-                    return None;
-                }
-                let bound = c.checked_sub(sum.constant)?;
-                sum.constant = 0;
-                Some(UOp::alu(u.op(), vec![sum.build(), UOp::index(bound)]))
-            },
-        ),
+        Pattern::new("compare-move-constant", &[Op::CmpLt, Op::CmpNe, Op::CmpEq], |u| {
+            let (lhs, rhs) = (&u.src()[0], &u.src()[1]);
+            let c = rhs.const_int().filter(|_| is_index(lhs))?;
+            let mut sum = Sum::of(lhs)?;
+            if sum.constant == 0 || sum.terms.is_empty() {
+                return None;
+            }
+            let bound = c.checked_sub(sum.constant)?;
+            sum.constant = 0;
+            Some(UOp::alu(u.op(), vec![sum.build(), UOp::index(bound)]))
+        }),
         Pattern::new("lt-divide-coefficients", &[Op::CmpLt], |u| {
             // Σ g·kᵢ·tᵢ < c  <=>  Σ kᵢ·tᵢ < ceil(c/g), for g > 0.
             let (lhs, rhs) = (&u.src()[0], &u.src()[1]);

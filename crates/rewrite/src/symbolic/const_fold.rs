@@ -35,10 +35,7 @@ const ALU_OPS: [Op; 23] = [
 pub(super) fn patterns() -> Vec<Pattern> {
     let mut ops = ALU_OPS.to_vec();
     ops.push(Op::Cast);
-    vec![
-        Pattern::new("fold-constants", &ops, fold_constants),
-        Pattern::new("fold-by-bounds", &ALU_OPS, fold_by_bounds),
-    ]
+    vec![Pattern::new("fold-constants", &ops, fold_constants), Pattern::new("fold-by-bounds", &ALU_OPS, fold_by_bounds)]
 }
 
 fn fold_constants(u: &UOp) -> Option<UOp> {
@@ -67,8 +64,7 @@ fn fold_by_bounds(u: &UOp) -> Option<UOp> {
     }
     let (lo, hi) = u.bounds();
     // Saturated bounds are not exact values.
-    (lo == hi && lo != i64::MIN && lo != i64::MAX)
-        .then(|| UOp::constant(u.dtype(), ConstValue::Int(lo)))
+    (lo == hi && lo != i64::MIN && lo != i64::MAX).then(|| UOp::constant(u.dtype(), ConstValue::Int(lo)))
 }
 
 #[cfg(test)]
@@ -112,9 +108,6 @@ mod tests {
     #[test]
     fn bounds_pin_values() {
         let r = UOp::range(4, 0, RangeKind::Global);
-        check(&[
-            (r.lt(&UOp::index(4)), UOp::boolean(true)),
-            (r.idiv(&UOp::index(4)), UOp::index(0)),
-        ]);
+        check(&[(r.lt(&UOp::index(4)), UOp::boolean(true)), (r.idiv(&UOp::index(4)), UOp::index(0))]);
     }
 }

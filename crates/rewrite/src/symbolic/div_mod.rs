@@ -11,9 +11,7 @@ use kiln_uop::{Op, UOp};
 pub(super) fn patterns() -> Vec<Pattern> {
     vec![
         Pattern::new("mod-within-one-block", &[Op::Mod], mod_within_one_block),
-        Pattern::new("div-common-factor", &[Op::Idiv], |u| {
-            common_factor(u).map(|(x, c, _)| x.idiv(&UOp::index(c)))
-        }),
+        Pattern::new("div-common-factor", &[Op::Idiv], |u| common_factor(u).map(|(x, c, _)| x.idiv(&UOp::index(c)))),
         Pattern::new("mod-common-factor", &[Op::Mod], |u| {
             common_factor(u).map(|(x, c, g)| x.modulo(&UOp::index(c)).mul(&UOp::index(g)))
         }),
@@ -28,18 +26,14 @@ pub(super) fn patterns() -> Vec<Pattern> {
         Pattern::new("div-of-div", &[Op::Idiv], |u| {
             let b = positive_divisor(u)?;
             let inner = &u.src()[0];
-            let a = (inner.op() == Op::Idiv)
-                .then(|| positive_divisor(inner))
-                .flatten()?;
+            let a = (inner.op() == Op::Idiv).then(|| positive_divisor(inner)).flatten()?;
             Some(inner.src()[0].idiv(&UOp::index(a.checked_mul(b)?)))
         }),
         Pattern::new("div-of-mod", &[Op::Idiv], |u| {
             // (x % (a*b)) // a -> (x // a) % b, for x >= 0.
             let a = positive_divisor(u)?;
             let inner = &u.src()[0];
-            let m = (inner.op() == Op::Mod)
-                .then(|| positive_divisor(inner))
-                .flatten()?;
+            let m = (inner.op() == Op::Mod).then(|| positive_divisor(inner)).flatten()?;
             let x = &inner.src()[0];
             (m % a == 0 && x.vmin() >= 0).then(|| x.idiv(&UOp::index(a)).modulo(&UOp::index(m / a)))
         }),
@@ -47,15 +41,11 @@ pub(super) fn patterns() -> Vec<Pattern> {
             // (x % (c*k)) % c -> x % c, for x >= 0.
             let c = positive_divisor(u)?;
             let inner = &u.src()[0];
-            let m = (inner.op() == Op::Mod)
-                .then(|| positive_divisor(inner))
-                .flatten()?;
+            let m = (inner.op() == Op::Mod).then(|| positive_divisor(inner)).flatten()?;
             let x = &inner.src()[0];
             (m % c == 0 && x.vmin() >= 0).then(|| x.modulo(&UOp::index(c)))
         }),
-        Pattern::new("recombine-div-mod", &[Op::Add], |u| {
-            is_index(u).then(|| recombine(u)).flatten()
-        }),
+        Pattern::new("recombine-div-mod", &[Op::Add], |u| is_index(u).then(|| recombine(u)).flatten()),
     ]
 }
 
@@ -65,9 +55,7 @@ fn mod_within_one_block(u: &UOp) -> Option<UOp> {
     let x = &u.src()[0];
     let q = x.vmin() / c;
     let exact = q == x.vmax() / c && x.vmin() != i64::MIN && x.vmax() != i64::MAX;
-    exact
-        .then(|| q.checked_mul(-c).map(|k| x.add(&UOp::index(k))))
-        .flatten()
+    exact.then(|| q.checked_mul(-c).map(|k| x.add(&UOp::index(k)))).flatten()
 }
 
 /// `(g·x') op (g·c')` with `g > 1` dividing every coefficient, the constant and the divisor: returns
@@ -89,24 +77,14 @@ fn split_multiples(u: &UOp) -> Option<(Sum, Sum, i64)> {
     }
     let sum = Sum::of(x)?;
     let quotient = Sum {
-        terms: sum
-            .terms
-            .iter()
-            .map(|(t, k)| (t.clone(), k.div_euclid(c)))
-            .filter(|t| t.1 != 0)
-            .collect(),
+        terms: sum.terms.iter().map(|(t, k)| (t.clone(), k.div_euclid(c))).filter(|t| t.1 != 0).collect(),
         constant: sum.constant.div_euclid(c),
     };
     if quotient.terms.is_empty() && quotient.constant == 0 {
         return None;
     }
     let rest = Sum {
-        terms: sum
-            .terms
-            .iter()
-            .map(|(t, k)| (t.clone(), k.rem_euclid(c)))
-            .filter(|t| t.1 != 0)
-            .collect(),
+        terms: sum.terms.iter().map(|(t, k)| (t.clone(), k.rem_euclid(c))).filter(|t| t.1 != 0).collect(),
         constant: sum.constant.rem_euclid(c),
     };
     (rest.build().vmin() >= 0).then_some((quotient, rest, c))
@@ -118,10 +96,7 @@ fn recombine(u: &UOp) -> Option<UOp> {
     let mut sum = Sum::of(u)?;
     for i in 0..sum.terms.len() {
         let (rem, k) = sum.terms[i].clone();
-        let Some(a) = (rem.op() == Op::Mod)
-            .then(|| positive_divisor(&rem))
-            .flatten()
-        else {
+        let Some(a) = (rem.op() == Op::Mod).then(|| positive_divisor(&rem)).flatten() else {
             continue;
         };
         let x = &rem.src()[0];
@@ -131,20 +106,13 @@ fn recombine(u: &UOp) -> Option<UOp> {
             if *coeff != ka {
                 continue;
             }
-            let replacement = if other.op() == Op::Idiv
-                && other.src()[0] == *x
-                && positive_divisor(other) == Some(a)
-            {
+            let replacement = if other.op() == Op::Idiv && other.src()[0] == *x && positive_divisor(other) == Some(a) {
                 Some(x.clone())
             } else if other.op() == Op::Mod && x.vmin() >= 0 {
                 let inner = &other.src()[0];
                 let b = positive_divisor(other);
-                let matches = inner.op() == Op::Idiv
-                    && inner.src()[0] == *x
-                    && positive_divisor(inner) == Some(a);
-                b.filter(|_| matches)
-                    .and_then(|b| a.checked_mul(b))
-                    .map(|ab| x.modulo(&UOp::index(ab)))
+                let matches = inner.op() == Op::Idiv && inner.src()[0] == *x && positive_divisor(inner) == Some(a);
+                b.filter(|_| matches).and_then(|b| a.checked_mul(b)).map(|ab| x.modulo(&UOp::index(ab)))
             } else {
                 None
             };
@@ -170,12 +138,7 @@ mod tests {
         let r1 = UOp::range(b, 1, RangeKind::Global);
         let i = UOp::index;
         let flat = r0.mul(&i(b)).add(&r1);
-        let g = UOp::new(
-            Op::Special,
-            DType::Index,
-            vec![i(a * b)],
-            Arg::Special(SpecialKind::GlobalIdx(0)),
-        );
+        let g = UOp::new(Op::Special, DType::Index, vec![i(a * b)], Arg::Special(SpecialKind::GlobalIdx(0)));
         let x = UOp::var("x", 0, 100);
         check(&[
             (flat.idiv(&i(b)).modulo(&i(a)), r0.clone()),
@@ -190,14 +153,8 @@ mod tests {
             (x.idiv(&i(3)).idiv(&i(4)), x.idiv(&i(12))),
             (x.modulo(&i(12)).idiv(&i(3)), x.idiv(&i(3)).modulo(&i(4))),
             (x.modulo(&i(12)).modulo(&i(4)), x.modulo(&i(4))),
-            (
-                x.mul(&i(4)).add(&i(8)).idiv(&i(6)),
-                x.mul(&i(2)).add(&i(1)).idiv(&i(3)).add(&i(1)),
-            ),
-            (
-                x.idiv(&i(4)).modulo(&i(3)).mul(&i(4)).add(&x.modulo(&i(4))),
-                x.modulo(&i(12)),
-            ),
+            (x.mul(&i(4)).add(&i(8)).idiv(&i(6)), x.mul(&i(2)).add(&i(1)).idiv(&i(3)).add(&i(1))),
+            (x.idiv(&i(4)).modulo(&i(3)).mul(&i(4)).add(&x.modulo(&i(4))), x.modulo(&i(12))),
             (r1.add(&i(8)).modulo(&i(4)), r1.clone()),
             (r1.add(&i(8)).idiv(&i(4)), i(2)),
         ]);

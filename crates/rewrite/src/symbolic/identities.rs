@@ -11,79 +11,41 @@ pub(super) fn patterns() -> Vec<Pattern> {
     vec![
         Pattern::new(
             "commutative-order",
-            &[
-                Op::Add,
-                Op::Mul,
-                Op::Max,
-                Op::CmpNe,
-                Op::CmpEq,
-                Op::And,
-                Op::Or,
-                Op::Xor,
-            ],
+            &[Op::Add, Op::Mul, Op::Max, Op::CmpNe, Op::CmpEq, Op::And, Op::Or, Op::Xor],
             |u| {
                 // Index sums and products are ordered by `common_factors`, which sees all terms at once.
                 if is_index(u) && matches!(u.op(), Op::Add | Op::Mul) {
                     return None;
                 }
                 let (a, b) = (&u.src()[0], &u.src()[1]);
-                (structural_order(a, b) == Ordering::Greater)
-                    .then(|| u.with_src(vec![b.clone(), a.clone()]))
+                (structural_order(a, b) == Ordering::Greater).then(|| u.with_src(vec![b.clone(), a.clone()]))
             },
         ),
-        Pattern::new("add-zero", &[Op::Add], |u| {
-            (is_int(u) && is_const(&u.src()[1], 0)).then(|| u.src()[0].clone())
-        }),
-        Pattern::new("mul-one", &[Op::Mul], |u| {
-            is_const(&u.src()[1], 1).then(|| u.src()[0].clone())
-        }),
-        Pattern::new("mul-zero", &[Op::Mul], |u| {
-            (is_int(u) && is_const(&u.src()[1], 0)).then(|| u.src()[1].clone())
-        }),
-        Pattern::new("idiv-one", &[Op::Idiv], |u| {
-            is_const(&u.src()[1], 1).then(|| u.src()[0].clone())
-        }),
-        Pattern::new("fdiv-one", &[Op::Fdiv], |u| {
-            is_const(&u.src()[1], 1).then(|| u.src()[0].clone())
-        }),
+        Pattern::new("add-zero", &[Op::Add], |u| (is_int(u) && is_const(&u.src()[1], 0)).then(|| u.src()[0].clone())),
+        Pattern::new("mul-one", &[Op::Mul], |u| is_const(&u.src()[1], 1).then(|| u.src()[0].clone())),
+        Pattern::new("mul-zero", &[Op::Mul], |u| (is_int(u) && is_const(&u.src()[1], 0)).then(|| u.src()[1].clone())),
+        Pattern::new("idiv-one", &[Op::Idiv], |u| is_const(&u.src()[1], 1).then(|| u.src()[0].clone())),
+        Pattern::new("fdiv-one", &[Op::Fdiv], |u| is_const(&u.src()[1], 1).then(|| u.src()[0].clone())),
         Pattern::new("mod-one", &[Op::Mod], |u| {
             is_const(&u.src()[1], 1).then(|| UOp::constant(u.dtype(), ConstValue::Int(0)))
         }),
         Pattern::new("where-constant-condition", &[Op::Where], |u| {
             let c = u.src()[0].const_value()?;
-            Some(if c.as_f64() != 0.0 {
-                u.src()[1].clone()
-            } else {
-                u.src()[2].clone()
-            })
+            Some(if c.as_f64() != 0.0 { u.src()[1].clone() } else { u.src()[2].clone() })
         }),
-        Pattern::new("where-same-branches", &[Op::Where], |u| {
-            (u.src()[1] == u.src()[2]).then(|| u.src()[1].clone())
-        }),
-        Pattern::new("and-or-self", &[Op::And, Op::Or], |u| {
-            (u.src()[0] == u.src()[1]).then(|| u.src()[0].clone())
-        }),
+        Pattern::new("where-same-branches", &[Op::Where], |u| (u.src()[1] == u.src()[2]).then(|| u.src()[1].clone())),
+        Pattern::new("and-or-self", &[Op::And, Op::Or], |u| (u.src()[0] == u.src()[1]).then(|| u.src()[0].clone())),
         Pattern::new("and-or-bool-constant", &[Op::And, Op::Or], |u| {
             if u.dtype() != DType::Bool {
                 return None;
             }
             let c = u.src()[1].const_int()? != 0;
             // and(x, true) = x, and(x, false) = false, or(x, false) = x, or(x, true) = true.
-            Some(if c == (u.op() == Op::And) {
-                u.src()[0].clone()
-            } else {
-                u.src()[1].clone()
-            })
+            Some(if c == (u.op() == Op::And) { u.src()[0].clone() } else { u.src()[1].clone() })
         }),
-        Pattern::new("cast-same-dtype", &[Op::Cast], |u| {
-            (u.src()[0].dtype() == u.dtype()).then(|| u.src()[0].clone())
-        }),
-        Pattern::new("neg-neg", &[Op::Neg], |u| {
-            (u.src()[0].op() == Op::Neg).then(|| u.src()[0].src()[0].clone())
-        }),
-        Pattern::new("neg-index-to-mul", &[Op::Neg], |u| {
-            is_index(u).then(|| u.src()[0].mul(&UOp::index(-1)))
-        }),
+        Pattern::new("cast-same-dtype", &[Op::Cast], |u| (u.src()[0].dtype() == u.dtype()).then(|| u.src()[0].clone())),
+        Pattern::new("neg-neg", &[Op::Neg], |u| (u.src()[0].op() == Op::Neg).then(|| u.src()[0].src()[0].clone())),
+        Pattern::new("neg-index-to-mul", &[Op::Neg], |u| is_index(u).then(|| u.src()[0].mul(&UOp::index(-1)))),
     ]
 }
 
@@ -92,8 +54,7 @@ fn is_int(u: &UOp) -> bool {
 }
 
 fn is_const(u: &UOp, value: i64) -> bool {
-    u.const_value()
-        .is_some_and(|c| c.as_f64() == value as f64 && !matches!(c, ConstValue::Bool(_)))
+    u.const_value().is_some_and(|c| c.as_f64() == value as f64 && !matches!(c, ConstValue::Bool(_)))
 }
 
 #[cfg(test)]
@@ -127,10 +88,7 @@ mod tests {
             (cond.or(&t), t.clone()),
             (cond.and(&cond), cond.clone()),
             (xi.cast(DType::I32), xi.clone()),
-            (
-                UOp::alu(Op::Neg, vec![UOp::alu(Op::Neg, vec![xf.clone()])]),
-                xf.clone(),
-            ),
+            (UOp::alu(Op::Neg, vec![UOp::alu(Op::Neg, vec![xf.clone()])]), xf.clone()),
             (UOp::alu(Op::Neg, vec![x.clone()]), x.mul(&UOp::index(-1))),
         ]);
     }

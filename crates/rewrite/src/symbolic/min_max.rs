@@ -7,9 +7,7 @@ use kiln_uop::{ConstValue, Op, UOp};
 
 pub(super) fn patterns() -> Vec<Pattern> {
     vec![
-        Pattern::new("max-self", &[Op::Max], |u| {
-            (u.src()[0] == u.src()[1]).then(|| u.src()[0].clone())
-        }),
+        Pattern::new("max-self", &[Op::Max], |u| (u.src()[0] == u.src()[1]).then(|| u.src()[0].clone())),
         Pattern::new("max-decided-by-bounds", &[Op::Max], |u| {
             let (a, b) = (&u.src()[0], &u.src()[1]);
             if u.dtype().is_float() {
@@ -25,11 +23,8 @@ pub(super) fn patterns() -> Vec<Pattern> {
         }),
         Pattern::new("max-nested-constants", &[Op::Max], |u| {
             let (inner, c2) = (&u.src()[0], u.src()[1].const_int()?);
-            let c1 = (inner.op() == Op::Max)
-                .then(|| inner.src()[1].const_int())
-                .flatten()?;
-            (!u.dtype().is_float())
-                .then(|| inner.src()[0].max(&UOp::constant(u.dtype(), ConstValue::Int(c1.max(c2)))))
+            let c1 = (inner.op() == Op::Max).then(|| inner.src()[1].const_int()).flatten()?;
+            (!u.dtype().is_float()).then(|| inner.src()[0].max(&UOp::constant(u.dtype(), ConstValue::Int(c1.max(c2)))))
         }),
     ]
 }

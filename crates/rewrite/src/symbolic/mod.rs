@@ -41,10 +41,7 @@ fn is_index(u: &UOp) -> bool {
 
 /// The constant divisor of an `Index` `Idiv`/`Mod` node, if it is a positive constant.
 fn positive_divisor(u: &UOp) -> Option<i64> {
-    (is_index(u))
-        .then(|| u.src()[1].const_int())
-        .flatten()
-        .filter(|c| *c > 0)
+    (is_index(u)).then(|| u.src()[1].const_int()).flatten().filter(|c| *c > 0)
 }
 
 #[cfg(test)]

@@ -34,10 +34,7 @@ impl Sum {
     /// The linear view of `u` (an `Index` expression), or `None` when it has too many terms or a
     /// coefficient overflows.
     pub fn of(u: &UOp) -> Option<Sum> {
-        let mut sum = Sum {
-            terms: Vec::new(),
-            constant: 0,
-        };
+        let mut sum = Sum { terms: Vec::new(), constant: 0 };
         let mut stack = vec![(u.clone(), 1i64)];
         while let Some((node, coeff)) = stack.pop() {
             if let Some(k) = node.const_int() {
@@ -82,11 +79,7 @@ impl Sum {
     pub fn build(&self) -> UOp {
         let mut acc: Option<UOp> = None;
         for (term, coeff) in &self.terms {
-            let t = if *coeff == 1 {
-                term.clone()
-            } else {
-                term.mul(&UOp::index(*coeff))
-            };
+            let t = if *coeff == 1 { term.clone() } else { term.mul(&UOp::index(*coeff)) };
             acc = Some(match acc {
                 Some(a) => a.add(&t),
                 None => t,
@@ -106,10 +99,7 @@ impl Sum {
 
     /// Every coefficient and the constant divided by `g` (which must divide them all).
     pub fn divided(&self, g: i64) -> Sum {
-        Sum {
-            terms: self.terms.iter().map(|(t, c)| (t.clone(), c / g)).collect(),
-            constant: self.constant / g,
-        }
+        Sum { terms: self.terms.iter().map(|(t, c)| (t.clone(), c / g)).collect(), constant: self.constant / g }
     }
 }
 
@@ -174,10 +164,7 @@ mod tests {
         let r0 = UOp::range(4, 0, RangeKind::Global);
         let r1 = UOp::range(8, 1, RangeKind::Global);
         // (r1 + r0*2 + 3) * 4 + r0 * (-8) + 1  ==  r1*4 + 13
-        let e = r1
-            .add(&r0.mul(&UOp::index(2)))
-            .add(&UOp::index(3))
-            .mul(&UOp::index(4));
+        let e = r1.add(&r0.mul(&UOp::index(2))).add(&UOp::index(3)).mul(&UOp::index(4));
         let e = e.add(&r0.mul(&UOp::index(-8))).add(&UOp::index(1));
         let sum = Sum::of(&e).map(|s| s.build());
         assert_eq!(sum, Some(r1.mul(&UOp::index(4)).add(&UOp::index(13))));

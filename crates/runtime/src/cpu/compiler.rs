@@ -39,7 +39,12 @@ impl CCompiler {
     }
 
     fn key(&self, source: &str) -> String {
-        content_hash(&[source.as_bytes(), self.version.as_bytes(), self.flags.join(" ").as_bytes(), std::env::consts::ARCH.as_bytes()])
+        content_hash(&[
+            source.as_bytes(),
+            self.version.as_bytes(),
+            self.flags.join(" ").as_bytes(),
+            std::env::consts::ARCH.as_bytes(),
+        ])
     }
 
     pub(crate) fn compile(&self, name: &str, source: &str) -> Result<CKernel, RuntimeError> {
@@ -56,7 +61,8 @@ impl CCompiler {
         }
         let temp = self.cache.temp_path(&key)?;
         let c_file = temp.with_extension("c");
-        std::fs::write(&c_file, source).map_err(|e| RuntimeError::Cache { path: c_file.display().to_string(), source: e })?;
+        std::fs::write(&c_file, source)
+            .map_err(|e| RuntimeError::Cache { path: c_file.display().to_string(), source: e })?;
         let output = Command::new(&self.program)
             .args(&self.flags)
             .args(["-shared", "-fPIC", "-std=gnu11", "-o"])
@@ -64,11 +70,17 @@ impl CCompiler {
             .arg(&c_file)
             .arg("-lm")
             .output()
-            .map_err(|e| RuntimeError::Compile { name: name.into(), log: format!("cannot run {}: {e}", self.program) })?;
+            .map_err(|e| RuntimeError::Compile {
+                name: name.into(),
+                log: format!("cannot run {}: {e}", self.program),
+            })?;
         let _ = std::fs::remove_file(&c_file);
         if !output.status.success() {
             let _ = std::fs::remove_file(&temp);
-            return Err(RuntimeError::Compile { name: name.into(), log: String::from_utf8_lossy(&output.stderr).into_owned() });
+            return Err(RuntimeError::Compile {
+                name: name.into(),
+                log: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
         }
         let path = self.cache.install(&temp, &key)?;
         load(&path, name).map_err(|e| RuntimeError::Compile { name: name.into(), log: e })
@@ -88,8 +100,9 @@ fn load(path: &std::path::Path, name: &str) -> Result<CKernel, String> {
 mod tests {
     use super::*;
 
-    fn with_cache_dir<T>(f: impl FnOnce(&CCompiler) -> T) -> T {
-        let dir = std::env::temp_dir().join(format!("kiln-cc-test-{}", std::process::id()));
+    /// Runs `f` with a compiler whose cache is a private folder named after the test.
+    fn with_cache_dir<T>(test: &str, f: impl FnOnce(&CCompiler) -> T) -> T {
+        let dir = std::env::temp_dir().join(format!("kiln-cc-{test}-{}", std::process::id()));
         let mut compiler = CCompiler::detect().unwrap();
         compiler.cache = DiskCache::at(dir.join("cpu"), "so");
         let out = f(&compiler);
@@ -101,7 +114,7 @@ mod tests {
 
     #[test]
     fn compiles_runs_and_caches() {
-        with_cache_dir(|cc| {
+        with_cache_dir("compiles_runs_and_caches", |cc| {
             let kernel = cc.compile("k", SOURCE).unwrap();
             let mut out = vec![0f32; 4];
             let ptrs = [out.as_mut_ptr().cast::<c_void>()];
@@ -114,7 +127,7 @@ mod tests {
 
     #[test]
     fn corrupt_cache_entry_is_rebuilt() {
-        with_cache_dir(|cc| {
+        with_cache_dir("corrupt_cache_entry_is_rebuilt", |cc| {
             cc.compile("k", SOURCE).unwrap();
             std::fs::write(cc.cache.path(&cc.key(SOURCE)), b"not an object file").unwrap();
             let kernel = cc.compile("k", SOURCE).unwrap();
@@ -128,8 +141,10 @@ mod tests {
 
     #[test]
     fn compile_errors_carry_the_log() {
-        with_cache_dir(|cc| {
-            let Err(RuntimeError::Compile { name, log }) = cc.compile("broken", "void broken( {") else { panic!("expected a compile error") };
+        with_cache_dir("compile_errors_carry_the_log", |cc| {
+            let Err(RuntimeError::Compile { name, log }) = cc.compile("broken", "void broken( {") else {
+                panic!("expected a compile error")
+            };
             assert_eq!(name, "broken");
             assert!(log.contains("error"), "{log}");
         });

@@ -26,9 +26,13 @@ impl CpuDevice {
     }
 
     fn layout_of(&self, buffer: RawBuffer) -> Result<Layout, RuntimeError> {
-        self.allocations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&buffer.0).copied().ok_or_else(|| {
-            RuntimeError::Device { device: "CPU".into(), what: "buffer access".into(), detail: format!("unknown buffer {:#x}", buffer.0) }
-        })
+        self.allocations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&buffer.0).copied().ok_or_else(
+            || RuntimeError::Device {
+                device: "CPU".into(),
+                what: "buffer access".into(),
+                detail: format!("unknown buffer {:#x}", buffer.0),
+            },
+        )
     }
 }
 
@@ -87,7 +91,13 @@ impl Device for CpuDevice {
         Ok(std::sync::Arc::new(self.compiler.compile(&program.name, source)?))
     }
 
-    fn launch(&self, kernel: &CompiledKernel, program: &Program, args: &[RawBuffer], timed: bool) -> Result<Option<f64>, RuntimeError> {
+    fn launch(
+        &self,
+        kernel: &CompiledKernel,
+        program: &Program,
+        args: &[RawBuffer],
+        timed: bool,
+    ) -> Result<Option<f64>, RuntimeError> {
         let kernel = kernel.downcast_ref::<compiler::CKernel>().ok_or_else(|| RuntimeError::Device {
             device: "CPU".into(),
             what: "launch".into(),

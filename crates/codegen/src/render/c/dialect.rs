@@ -75,7 +75,7 @@ impl Dialect {
     }
 
     /// Converts a loaded element to its compute type.
-    pub(crate) fn from_storage(self, dtype: DType, expr: &str) -> String {
+    pub(crate) fn widen_loaded(self, dtype: DType, expr: &str) -> String {
         match (self, dtype) {
             (Dialect::C, DType::F16) => format!("kiln_f16_to_f32({expr})"),
             (Dialect::C, DType::BF16) => format!("kiln_bf16_to_f32({expr})"),
@@ -86,7 +86,7 @@ impl Dialect {
     }
 
     /// Converts a computed value to the element type of a buffer.
-    pub(crate) fn to_storage(self, dtype: DType, expr: &str) -> String {
+    pub(crate) fn narrow_for_store(self, dtype: DType, expr: &str) -> String {
         match (self, dtype) {
             (Dialect::C, DType::F16) => format!("kiln_f32_to_f16({expr})"),
             (Dialect::C, DType::BF16) => format!("kiln_f32_to_bf16({expr})"),
@@ -102,7 +102,10 @@ impl Dialect {
         if v.is_nan() {
             return match self {
                 Dialect::C => "NAN".into(),
-                Dialect::Cuda => if single { "__int_as_float(0x7fc00000)" } else { "__longlong_as_double(0x7ff8000000000000LL)" }.into(),
+                Dialect::Cuda => {
+                    if single { "__int_as_float(0x7fc00000)" } else { "__longlong_as_double(0x7ff8000000000000LL)" }
+                        .into()
+                }
             };
         }
         if v.is_infinite() {
@@ -122,7 +125,9 @@ impl Dialect {
 
     /// Text before the kernel: includes and helpers the program needs.
     pub(crate) fn preamble(self, program: &Program) -> String {
-        let uses = |d: DType| program.instructions.iter().any(|u| u.dtype() == d) || program.params.iter().any(|p| p.dtype == d);
+        let uses = |d: DType| {
+            program.instructions.iter().any(|u| u.dtype() == d) || program.params.iter().any(|p| p.dtype == d)
+        };
         let sixteen = uses(DType::F16) || uses(DType::BF16);
         match self {
             Dialect::C => format!("#include <math.h>\n{}", if sixteen { C_HALF_HELPERS } else { "" }),
@@ -153,7 +158,10 @@ impl Dialect {
                         format!("{c}{t}* restrict data{i} = ({c}{t}*)bufs[{i}];")
                     })
                     .collect();
-                (format!("void {}(void** restrict bufs, long long core_start, long long core_end) {{", program.name), binds)
+                (
+                    format!("void {}(void** restrict bufs, long long core_start, long long core_end) {{", program.name),
+                    binds,
+                )
             }
             Dialect::Cuda => {
                 let params: Vec<String> = program

@@ -12,9 +12,20 @@ use std::fmt::Write;
 
 pub(crate) fn render(program: &Program, dialect: Dialect) -> Result<String, CodegenError> {
     let index = if dialect == Dialect::Cuda && program.index_fits_i32 { "int" } else { "long long" };
-    let mut r = Renderer { dialect, index, names: HashMap::new(), body: String::new(), depth: 1, vars: 0, accs: Vec::new(), parallel_loop: None };
+    let mut r = Renderer {
+        dialect,
+        index,
+        names: HashMap::new(),
+        body: String::new(),
+        depth: 1,
+        vars: 0,
+        accs: Vec::new(),
+        parallel_loop: None,
+    };
     r.parallel_loop = (dialect == Dialect::C)
-        .then(|| program.instructions.iter().find(|u| matches!(u.arg(), Arg::Range { kind: RangeKind::Global, .. })).cloned())
+        .then(|| {
+            program.instructions.iter().find(|u| matches!(u.arg(), Arg::Range { kind: RangeKind::Global, .. })).cloned()
+        })
         .flatten();
     for u in &program.instructions {
         r.instruction(u)?;
@@ -102,11 +113,13 @@ impl Renderer {
             Op::Trunc if float => math("trunc"),
             Op::Trunc => s[0].clone(),
             Op::Recip if float => format!("({}/{})", self.dialect.float_literal(d, 1.0), s[0]),
-            Op::Add => match (u.src()[1].op(), u.src()[1].src().get(1).and_then(UOp::const_int), u.src()[1].const_int()) {
-                (Op::Mul, Some(-1), _) if !float => format!("({}-{})", s[0], self.name(&u.src()[1].src()[0])?),
-                (Op::Const, _, Some(c)) if c < 0 && c != i64::MIN => format!("({}-{})", s[0], -c),
-                _ => format!("({}+{})", s[0], s[1]),
-            },
+            Op::Add => {
+                match (u.src()[1].op(), u.src()[1].src().get(1).and_then(UOp::const_int), u.src()[1].const_int()) {
+                    (Op::Mul, Some(-1), _) if !float => format!("({}-{})", s[0], self.name(&u.src()[1].src()[0])?),
+                    (Op::Const, _, Some(c)) if c < 0 && c != i64::MIN => format!("({}-{})", s[0], -c),
+                    _ => format!("({}+{})", s[0], s[1]),
+                }
+            }
             Op::Mul => format!("({}*{})", s[0], s[1]),
             Op::Idiv | Op::Fdiv => format!("({}/{})", s[0], s[1]),
             Op::Mod => format!("({}%{})", s[0], s[1]),
@@ -132,8 +145,8 @@ impl Renderer {
         match to {
             DType::Bool => format!("({x}!=0)"),
             DType::F16 | DType::BF16 => {
-                let stored = self.dialect.to_storage(to, &format!("(float)({x})"));
-                self.dialect.from_storage(to, &stored)
+                let stored = self.dialect.narrow_for_store(to, &format!("(float)({x})"));
+                self.dialect.widen_loaded(to, &stored)
             }
             _ if from.dtype() == to => x.to_string(),
             _ => format!("(({ty})({x}))"),
@@ -156,7 +169,8 @@ impl Renderer {
             (Op::Special, Arg::Special(kind)) => {
                 let name = format!("gidx{}", self.names.len());
                 let size = u.src()[0].const_int().unwrap_or(0);
-                let decl = self.dialect.special(*kind, &name, size, self.index).ok_or_else(|| unsupported(u, self.dialect))?;
+                let decl =
+                    self.dialect.special(*kind, &name, size, self.index).ok_or_else(|| unsupported(u, self.dialect))?;
                 self.line(&decl);
                 self.names.insert(u.clone(), name);
             }
@@ -178,7 +192,7 @@ impl Renderer {
             (Op::Load, _) => {
                 let buf = self.name(&u.src()[0])?;
                 let idx = self.name(&u.src()[1])?;
-                let value = self.dialect.from_storage(u.dtype(), &format!("{buf}[{idx}]"));
+                let value = self.dialect.widen_loaded(u.dtype(), &format!("{buf}[{idx}]"));
                 let expr = match u.src().get(2) {
                     Some(gate) => {
                         let zero = self.literal(u.dtype(), ConstValue::Int(0));
@@ -194,7 +208,7 @@ impl Renderer {
                 let value = self.name(&u.src()[2])?;
                 let dtype = u.src()[0].dtype();
                 let value = if dtype == DType::Bool { format!("({value}!=0)") } else { value };
-                let stored = self.dialect.to_storage(dtype, &value);
+                let stored = self.dialect.narrow_for_store(dtype, &value);
                 self.line(&format!("{buf}[{idx}] = {stored};"));
             }
             (Op::DefineAcc, _) => {
@@ -211,7 +225,8 @@ impl Renderer {
                 self.line(&format!("{acc} = {value};"));
             }
             (Op::Reduce, _) => {
-                let acc = self.accs.pop().ok_or_else(|| CodegenError::Malformed("REDUCE without accumulator".into()))?;
+                let acc =
+                    self.accs.pop().ok_or_else(|| CodegenError::Malformed("REDUCE without accumulator".into()))?;
                 self.names.insert(u.clone(), acc);
             }
             (op, _) if op.is_alu() || op == Op::Cast => {
@@ -225,7 +240,6 @@ impl Renderer {
         }
         Ok(())
     }
-
 }
 
 /// Index arithmetic and the gates built from it: printed inline at each use, never stored.
