@@ -1,8 +1,9 @@
 //! `cargo xtask`: kiln's automation as a Rust program, so it runs the same on every machine.
 //!
 //! Commands: `test-all` (fmt, clippy, check-layers, tests with insta in CI mode, test-gpu),
-//! `test-gpu`, `check-layers`, `bench`.
+//! `test-gpu`, `gpu-pack`, `check-layers`, `bench`.
 
+mod gpu_pack;
 mod layers;
 
 use std::process::{Command, ExitCode};
@@ -12,13 +13,16 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test-all") => test_all(),
         Some("test-gpu") => test_gpu(),
+        Some("gpu-pack") => gpu_pack::gpu_pack(),
         Some("check-layers") => layers::check_workspace(),
         Some("bench") => bench(&args[1..]),
-        _ => Err(format!(
-            "usage: cargo xtask <command>\n  test-all       fmt, clippy, check-layers, all tests, test-gpu\n  \
-             test-gpu       GPU tests (reports loudly when skipped)\n  check-layers   enforce the crate layer order\n  \
-             bench [what]   benchmarks (`symbolic`)"
-        )),
+        _ => Err("usage: cargo xtask <command>
+  test-all       fmt, clippy, check-layers, all tests, test-gpu
+  test-gpu       GPU tests (reports loudly when skipped)
+  gpu-pack       release GPU test binaries and quickstart, stripped into .gpu/ with run.sh
+  check-layers   enforce the crate layer order
+  bench [what]   benchmarks (`symbolic`)"
+            .into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,9 +3,7 @@
 //! architecture and NVRTC version, and launched one thread per output element.
 
 use crate::nvrtc;
-use cudarc::driver::{
-    result, sys, CudaContext, CudaFunction, CudaStream, DriverError, LaunchConfig, PushKernelArg,
-};
+use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaStream, DriverError, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::Ptx;
 use kiln_codegen::{Program, Target};
 use kiln_runtime::{content_hash, CompiledKernel, Device, DiskCache, RawBuffer, RuntimeError};
@@ -36,10 +34,7 @@ struct CudaKernel {
 
 /// `CUDA_ERROR_X: message` for a driver error.
 fn describe(e: DriverError) -> String {
-    let name = e.error_name().map_or_else(
-        |_| format!("{:?}", e.0),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = e.error_name().map_or_else(|_| format!("{:?}", e.0), |n| n.to_string_lossy().into_owned());
     match e.error_string() {
         Ok(s) => format!("{name}: {}", s.to_string_lossy()),
         Err(_) => name,
@@ -48,12 +43,7 @@ fn describe(e: DriverError) -> String {
 
 /// The newest architecture NVRTC supports that the device (compute capability `cc`, e.g. 90) runs.
 fn pick_arch(cc: i32, supported: &[i32]) -> Option<String> {
-    supported
-        .iter()
-        .copied()
-        .filter(|&a| a <= cc)
-        .max()
-        .map(|a| format!("compute_{a}"))
+    supported.iter().copied().filter(|&a| a <= cc).max().map(|a| format!("compute_{a}"))
 }
 
 impl CudaDevice {
@@ -61,27 +51,24 @@ impl CudaDevice {
     /// range, this returns [`RuntimeError::Unavailable`]; it never panics.
     pub fn new(index: usize) -> Result<CudaDevice, RuntimeError> {
         let label = format!("CUDA:{index}");
-        let unavailable = |reason: String| RuntimeError::Unavailable {
-            device: label.clone(),
-            reason,
-        };
+        let unavailable = |reason: String| RuntimeError::Unavailable { device: label.clone(), reason };
         // SAFETY: probes candidate library names with dlopen; no symbols are called.
         if !unsafe { sys::is_culib_present() } {
             return Err(unavailable("no CUDA driver (libcuda) found".into()));
         }
         if !nvrtc::nvrtc_available() {
-            return Err(unavailable("NVRTC (libnvrtc.so.13) not found: add its folder to LD_LIBRARY_PATH or set KILN_NVRTC_LIB".into()));
+            return Err(unavailable(
+                "NVRTC (libnvrtc.so.13) not found: add its folder to LD_LIBRARY_PATH or set KILN_NVRTC_LIB".into(),
+            ));
         }
-        let count = CudaContext::device_count()
-            .map_err(|e| unavailable(format!("no usable CUDA driver ({})", describe(e))))?;
+        let count =
+            CudaContext::device_count().map_err(|e| unavailable(format!("no usable CUDA driver ({})", describe(e))))?;
         let count = usize::try_from(count).unwrap_or(0);
         if count == 0 {
             return Err(unavailable("no CUDA devices".into()));
         }
         if index >= count {
-            return Err(unavailable(format!(
-                "index out of range: {count} CUDA device(s) present"
-            )));
+            return Err(unavailable(format!("index out of range: {count} CUDA device(s) present")));
         }
         let driver = |what: &str| {
             let what = what.to_string();
@@ -94,18 +81,12 @@ impl CudaDevice {
         };
         let ctx = CudaContext::new(index).map_err(driver("context creation"))?;
         let stream = ctx.new_stream().map_err(driver("stream creation"))?;
-        let (major, minor) = ctx
-            .compute_capability()
-            .map_err(driver("compute capability query"))?;
+        let (major, minor) = ctx.compute_capability().map_err(driver("compute capability query"))?;
         let gpu = ctx.name().map_err(driver("name query"))?;
         let cc = major * 10 + minor;
-        let arch = pick_arch(cc, &nvrtc::supported_archs()?).ok_or_else(|| {
-            unavailable(format!(
-                "this NVRTC supports no architecture at or below sm_{cc}"
-            ))
-        })?;
-        let nvrtc_version =
-            nvrtc::nvrtc_version().map_or_else(|| "unknown".into(), |(a, b)| format!("{a}.{b}"));
+        let arch = pick_arch(cc, &nvrtc::supported_archs()?)
+            .ok_or_else(|| unavailable(format!("this NVRTC supports no architecture at or below sm_{cc}")))?;
+        let nvrtc_version = nvrtc::nvrtc_version().map_or_else(|| "unknown".into(), |(a, b)| format!("{a}.{b}"));
         tracing::debug!("{label}: {gpu}, sm_{cc}, NVRTC {nvrtc_version} targeting {arch}");
         Ok(CudaDevice {
             name: format!("{label} ({gpu})"),
@@ -125,11 +106,7 @@ impl CudaDevice {
     }
 
     fn error(&self, what: &str, e: DriverError) -> RuntimeError {
-        RuntimeError::Device {
-            device: self.label.clone(),
-            what: what.into(),
-            detail: describe(e),
-        }
+        RuntimeError::Device { device: self.label.clone(), what: what.into(), detail: describe(e) }
     }
 
     /// Makes this device's context current on the calling thread.
@@ -138,34 +115,25 @@ impl CudaDevice {
     }
 
     fn size_of(&self, buffer: RawBuffer) -> Result<usize, RuntimeError> {
-        self.allocations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&buffer.0)
-            .copied()
-            .ok_or_else(|| RuntimeError::Device {
+        self.allocations.lock().unwrap_or_else(PoisonError::into_inner).get(&buffer.0).copied().ok_or_else(|| {
+            RuntimeError::Device {
                 device: self.label.clone(),
                 what: "buffer access".into(),
                 detail: format!("unknown buffer {:#x}", buffer.0),
-            })
+            }
+        })
     }
 
     /// Loads PTX text and looks up kernel `name`.
     fn load(&self, name: &str, ptx: Vec<u8>) -> Result<CudaKernel, String> {
-        let text = String::from_utf8(ptx)
-            .ok()
-            .filter(|t| !t.contains('\0'))
-            .ok_or("not PTX text")?;
+        let text = String::from_utf8(ptx).ok().filter(|t| !t.contains('\0')).ok_or("not PTX text")?;
         if name.contains('\0') {
             return Err("kernel name contains a NUL byte".into());
         }
-        let module = self
-            .ctx
-            .load_module(Ptx::from_src(text))
-            .map_err(|e| format!("cuModuleLoadData: {}", describe(e)))?;
-        let function = module
-            .load_function(name)
-            .map_err(|e| format!("cuModuleGetFunction({name}): {}", describe(e)))?;
+        let module =
+            self.ctx.load_module(Ptx::from_src(text)).map_err(|e| format!("cuModuleLoadData: {}", describe(e)))?;
+        let function =
+            module.load_function(name).map_err(|e| format!("cuModuleGetFunction({name}): {}", describe(e)))?;
         Ok(CudaKernel { function })
     }
 }
@@ -192,28 +160,17 @@ impl Device for CudaDevice {
             }
         }
         .map_err(|e| match e.0 {
-            sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY => RuntimeError::OutOfMemory {
-                device: self.name.clone(),
-                bytes,
-                detail: describe(e),
-            },
+            sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY => {
+                RuntimeError::OutOfMemory { device: self.name.clone(), bytes, detail: describe(e) }
+            }
             _ => self.error("cuMemAlloc", e),
         })?;
-        self.allocations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(ptr, size);
+        self.allocations.lock().unwrap_or_else(PoisonError::into_inner).insert(ptr, size);
         Ok(RawBuffer(ptr))
     }
 
     fn free(&self, buffer: RawBuffer, _bytes: usize) {
-        if self
-            .allocations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&buffer.0)
-            .is_none()
-        {
+        if self.allocations.lock().unwrap_or_else(PoisonError::into_inner).remove(&buffer.0).is_none() {
             return;
         }
         let freed = self.ctx.bind_to_thread().and_then(|()| {
@@ -223,82 +180,56 @@ impl Device for CudaDevice {
                 if self.ctx.has_async_alloc() {
                     result::free_async(buffer.0, self.stream.cu_stream())
                 } else {
-                    self.stream
-                        .synchronize()
-                        .and_then(|()| result::free_sync(buffer.0))
+                    self.stream.synchronize().and_then(|()| result::free_sync(buffer.0))
                 }
             }
         });
         if let Err(e) = freed {
-            tracing::warn!(
-                "{}: freeing {:#x} failed: {}",
-                self.label,
-                buffer.0,
-                describe(e)
-            );
+            tracing::warn!("{}: freeing {:#x} failed: {}", self.label, buffer.0, describe(e));
         }
     }
 
     fn copy_in(&self, dst: RawBuffer, src: &[u8]) -> Result<(), RuntimeError> {
         let size = self.size_of(dst)?;
         if src.len() > size {
-            return Err(RuntimeError::SizeMismatch {
-                expected: size,
-                given: src.len(),
-            });
+            return Err(RuntimeError::SizeMismatch { expected: size, given: src.len() });
         }
         self.bind("copy in")?;
         // SAFETY: `dst` is a live allocation of at least `src.len()` bytes; the stream is synchronised
         // before returning, so `src` outlives the copy.
         unsafe { result::memcpy_htod_async(dst.0, src, self.stream.cu_stream()) }
             .map_err(|e| self.error("cuMemcpyHtoDAsync", e))?;
-        self.stream
-            .synchronize()
-            .map_err(|e| self.error("copy in", e))
+        self.stream.synchronize().map_err(|e| self.error("copy in", e))
     }
 
     fn copy_out(&self, src: RawBuffer, dst: &mut [u8]) -> Result<(), RuntimeError> {
         let size = self.size_of(src)?;
         if dst.len() > size {
-            return Err(RuntimeError::SizeMismatch {
-                expected: size,
-                given: dst.len(),
-            });
+            return Err(RuntimeError::SizeMismatch { expected: size, given: dst.len() });
         }
         self.bind("copy out")?;
         // SAFETY: as in `copy_in`, with the roles swapped; the copy runs after queued kernels.
         unsafe { result::memcpy_dtoh_async(dst, src.0, self.stream.cu_stream()) }
             .map_err(|e| self.error("cuMemcpyDtoHAsync", e))?;
-        self.stream
-            .synchronize()
-            .map_err(|e| self.error("copy out", e))
+        self.stream.synchronize().map_err(|e| self.error("copy out", e))
     }
 
     fn compile(&self, program: &Program, source: &str) -> Result<CompiledKernel, RuntimeError> {
-        let key = content_hash(&[
-            source.as_bytes(),
-            self.arch.as_bytes(),
-            self.nvrtc_version.as_bytes(),
-        ]);
+        let key = content_hash(&[source.as_bytes(), self.arch.as_bytes(), self.nvrtc_version.as_bytes()]);
         if let Some(ptx) = self.cache.read(&key) {
             match self.load(&program.name, ptx) {
                 Ok(kernel) => return Ok(Arc::new(kernel)),
                 Err(e) => {
-                    tracing::warn!(
-                        "PTX cache entry {} is unusable ({e}); rebuilding",
-                        self.cache.path(&key).display()
-                    );
+                    tracing::warn!("PTX cache entry {} is unusable ({e}); rebuilding", self.cache.path(&key).display());
                     self.cache.evict(&key);
                 }
             }
         }
         let ptx = nvrtc::compile_ptx(source, &program.name, &self.arch)?;
-        let kernel = self
-            .load(&program.name, ptx.clone().into_bytes())
-            .map_err(|log| RuntimeError::Compile {
-                name: program.name.clone(),
-                log: format!("kernel `{}`: {log}", program.name),
-            })?;
+        let kernel = self.load(&program.name, ptx.clone().into_bytes()).map_err(|log| RuntimeError::Compile {
+            name: program.name.clone(),
+            log: format!("kernel `{}`: {log}", program.name),
+        })?;
         if let Err(e) = self.cache.write(&key, ptx.as_bytes()) {
             tracing::warn!("cannot cache PTX of {}: {e}", program.name);
         }
@@ -321,20 +252,13 @@ impl Device for CudaDevice {
             .downcast_ref::<CudaKernel>()
             .ok_or_else(|| launch_error("kernel was not compiled by a CUDA device".into()))?;
         if args.len() != program.params.len() {
-            return Err(launch_error(format!(
-                "{} arguments for {} parameters",
-                args.len(),
-                program.params.len()
-            )));
+            return Err(launch_error(format!("{} arguments for {} parameters", args.len(), program.params.len())));
         }
         for (arg, param) in args.iter().zip(&program.params) {
             let have = self.size_of(*arg)?;
             let need = param.numel * param.dtype.size();
             if have < need {
-                return Err(RuntimeError::SizeMismatch {
-                    expected: need,
-                    given: have,
-                });
+                return Err(RuntimeError::SizeMismatch { expected: need, given: have });
             }
         }
         if program.global_size == 0 {
@@ -343,15 +267,9 @@ impl Device for CudaDevice {
         let block = program.local_size.max(1);
         let grid = program.global_size.div_ceil(block);
         let (Ok(grid), Ok(block)) = (u32::try_from(grid), u32::try_from(block)) else {
-            return Err(launch_error(format!(
-                "grid of {grid} blocks of {block} threads is too large"
-            )));
+            return Err(launch_error(format!("grid of {grid} blocks of {block} threads is too large")));
         };
-        let config = LaunchConfig {
-            grid_dim: (grid, 1, 1),
-            block_dim: (block, 1, 1),
-            shared_mem_bytes: 0,
-        };
+        let config = LaunchConfig { grid_dim: (grid, 1, 1), block_dim: (block, 1, 1), shared_mem_bytes: 0 };
         let pointers: Vec<u64> = args.iter().map(|a| a.0).collect();
         self.bind("launch")?;
         let mut builder = self.stream.launch_builder(&kernel.function);
@@ -366,9 +284,7 @@ impl Device for CudaDevice {
         let events = unsafe { builder.launch(config) }.map_err(|e| launch_error(describe(e)))?;
         match events {
             Some((start, end)) => {
-                let ms = start
-                    .elapsed_ms(&end)
-                    .map_err(|e| self.error("event timing", e))?;
+                let ms = start.elapsed_ms(&end).map_err(|e| self.error("event timing", e))?;
                 Ok(Some(f64::from(ms) / 1e3))
             }
             None => Ok(None),
@@ -377,9 +293,7 @@ impl Device for CudaDevice {
 
     fn synchronize(&self) -> Result<(), RuntimeError> {
         self.bind("synchronize")?;
-        self.stream
-            .synchronize()
-            .map_err(|e| self.error("synchronize", e))
+        self.stream.synchronize().map_err(|e| self.error("synchronize", e))
     }
 }
 
@@ -389,14 +303,8 @@ mod tests {
 
     #[test]
     fn arch_is_the_newest_supported_at_or_below_the_device() {
-        assert_eq!(
-            pick_arch(90, &[75, 80, 86, 89, 90, 100, 120]).as_deref(),
-            Some("compute_90")
-        );
-        assert_eq!(
-            pick_arch(87, &[75, 80, 86, 89, 90]).as_deref(),
-            Some("compute_86")
-        );
+        assert_eq!(pick_arch(90, &[75, 80, 86, 89, 90, 100, 120]).as_deref(), Some("compute_90"));
+        assert_eq!(pick_arch(87, &[75, 80, 86, 89, 90]).as_deref(), Some("compute_86"));
         assert_eq!(pick_arch(70, &[75, 80]), None);
     }
 
@@ -417,9 +325,7 @@ mod tests {
 
     #[test]
     fn an_index_out_of_range_is_unavailable() {
-        let Err(RuntimeError::Unavailable { device, .. }) = CudaDevice::new(4096) else {
-            panic!("CUDA:4096 opened")
-        };
+        let Err(RuntimeError::Unavailable { device, .. }) = CudaDevice::new(4096) else { panic!("CUDA:4096 opened") };
         assert_eq!(device, "CUDA:4096");
     }
 }

@@ -17,12 +17,8 @@ pub fn nvrtc_available() -> bool {
     *PRESENT.get_or_init(|| {
         if let Some(path) = std::env::var_os("KILN_NVRTC_LIB").map(PathBuf::from) {
             // NVRTC opens `libnvrtc-builtins.so.X.Y` by name too: preload the one beside it.
-            let builtins = path
-                .parent()
-                .and_then(|dir| std::fs::read_dir(dir).ok())
-                .into_iter()
-                .flatten()
-                .filter_map(|e| {
+            let builtins =
+                path.parent().and_then(|dir| std::fs::read_dir(dir).ok()).into_iter().flatten().filter_map(|e| {
                     let name = e.ok()?.file_name().into_string().ok()?;
                     (name.starts_with("libnvrtc-builtins.so") && !name.contains(".alt."))
                         .then(|| path.with_file_name(name))
@@ -42,14 +38,10 @@ pub fn nvrtc_available() -> bool {
 }
 
 fn unavailable(reason: &str) -> RuntimeError {
-    RuntimeError::Unavailable {
-        device: "NVRTC".into(),
-        reason: reason.into(),
-    }
+    RuntimeError::Unavailable { device: "NVRTC".into(), reason: reason.into() }
 }
 
-const NO_NVRTC: &str =
-    "NVRTC (libnvrtc.so.13) not found: add its folder to LD_LIBRARY_PATH or set KILN_NVRTC_LIB";
+const NO_NVRTC: &str = "NVRTC (libnvrtc.so.13) not found: add its folder to LD_LIBRARY_PATH or set KILN_NVRTC_LIB";
 
 /// NVRTC's version `(major, minor)`, if it loads.
 pub fn nvrtc_version() -> Option<(i32, i32)> {
@@ -58,9 +50,7 @@ pub fn nvrtc_version() -> Option<(i32, i32)> {
     }
     let (mut major, mut minor): (c_int, c_int) = (0, 0);
     // SAFETY: NVRTC is loaded (checked above); both pointers are valid for writes.
-    unsafe { sys::nvrtcVersion(&mut major, &mut minor) }
-        .result()
-        .ok()?;
+    unsafe { sys::nvrtcVersion(&mut major, &mut minor) }.result().ok()?;
     Some((major, minor))
 }
 
@@ -71,14 +61,10 @@ pub(crate) fn supported_archs() -> Result<Vec<i32>, RuntimeError> {
     }
     let mut count: c_int = 0;
     // SAFETY: NVRTC is loaded; `count` is valid for writes.
-    unsafe { sys::nvrtcGetNumSupportedArchs(&mut count) }
-        .result()
-        .map_err(|e| unavailable(&format!("{e:?}")))?;
+    unsafe { sys::nvrtcGetNumSupportedArchs(&mut count) }.result().map_err(|e| unavailable(&format!("{e:?}")))?;
     let mut archs = vec![0 as c_int; usize::try_from(count).unwrap_or(0)];
     // SAFETY: `archs` holds exactly `count` elements, as NVRTC requires.
-    unsafe { sys::nvrtcGetSupportedArchs(archs.as_mut_ptr()) }
-        .result()
-        .map_err(|e| unavailable(&format!("{e:?}")))?;
+    unsafe { sys::nvrtcGetSupportedArchs(archs.as_mut_ptr()) }.result().map_err(|e| unavailable(&format!("{e:?}")))?;
     Ok(archs)
 }
 
@@ -90,9 +76,7 @@ fn has_headers(dir: &Path) -> bool {
 /// Header folders inside a Python `site-packages` (pip wheels: CUDA 13 uses `nvidia/cu13`, CUDA 12
 /// one folder per package).
 fn wheel_include_dirs(site: &Path) -> impl Iterator<Item = PathBuf> + '_ {
-    ["cu13", "cuda_runtime", "cuda_nvrtc"]
-        .into_iter()
-        .map(move |pkg| site.join("nvidia").join(pkg).join("include"))
+    ["cu13", "cuda_runtime", "cuda_nvrtc"].into_iter().map(move |pkg| site.join("nvidia").join(pkg).join("include"))
 }
 
 /// `python3.*/{site,dist}-packages` folders under `lib`.
@@ -103,12 +87,7 @@ fn site_packages(lib: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
-        .flat_map(|e| {
-            [
-                e.path().join("site-packages"),
-                e.path().join("dist-packages"),
-            ]
-        })
+        .flat_map(|e| [e.path().join("site-packages"), e.path().join("dist-packages")])
         .collect();
     dirs.sort();
     dirs
@@ -130,19 +109,10 @@ pub fn cuda_include_dir() -> Option<PathBuf> {
                 candidates.extend(wheel_include_dirs(&dir));
             }
         }
-        candidates.extend(
-            ["CUDA_HOME", "CUDA_PATH"]
-                .iter()
-                .filter_map(|v| env_dir(v))
-                .map(|d| d.join("include")),
-        );
+        candidates.extend(["CUDA_HOME", "CUDA_PATH"].iter().filter_map(|v| env_dir(v)).map(|d| d.join("include")));
         candidates.push(PathBuf::from("/usr/local/cuda/include"));
         if let Some(lib) = env_dir("KILN_NVRTC_LIB") {
-            candidates.extend(
-                lib.parent()
-                    .and_then(Path::parent)
-                    .map(|d| d.join("include")),
-            );
+            candidates.extend(lib.parent().and_then(Path::parent).map(|d| d.join("include")));
         }
         let mut prefixes: Vec<PathBuf> = env_dir("VIRTUAL_ENV").into_iter().collect();
         prefixes.extend(env_dir("HOME").map(|h| h.join(".local")));
@@ -163,34 +133,22 @@ pub fn compile_ptx(source: &str, name: &str, arch: &str) -> Result<String, Runti
     if !nvrtc_available() {
         return Err(unavailable(NO_NVRTC));
     }
-    let fail = |log: String| RuntimeError::Compile {
-        name: name.into(),
-        log: format!("kernel `{name}` ({arch}): {log}"),
-    };
-    let c_source =
-        CString::new(source).map_err(|_| fail("the source contains a NUL byte".into()))?;
-    let c_name = CString::new(format!("{name}.cu"))
-        .map_err(|_| fail("the kernel name contains a NUL byte".into()))?;
+    let fail =
+        |log: String| RuntimeError::Compile { name: name.into(), log: format!("kernel `{name}` ({arch}): {log}") };
+    let c_source = CString::new(source).map_err(|_| fail("the source contains a NUL byte".into()))?;
+    let c_name = CString::new(format!("{name}.cu")).map_err(|_| fail("the kernel name contains a NUL byte".into()))?;
     let mut options = vec![format!("--gpu-architecture={arch}")];
     let include = cuda_include_dir();
-    options.extend(
-        include
-            .iter()
-            .map(|d| format!("--include-path={}", d.display())),
-    );
+    options.extend(include.iter().map(|d| format!("--include-path={}", d.display())));
     if options.iter().any(|o| o.contains('\0')) {
         return Err(fail("an option contains a NUL byte".into()));
     }
-    let program = Program(
-        result::create_program(&c_source, Some(&c_name)).map_err(|e| fail(format!("{e:?}")))?,
-    );
+    let program = Program(result::create_program(&c_source, Some(&c_name)).map_err(|e| fail(format!("{e:?}")))?);
     // SAFETY: `program` is live until dropped at the end of this function; the options are NUL-free.
     let compiled = unsafe { result::compile_program(program.0, &options) };
     if let Err(e) = compiled {
         // SAFETY: as above.
-        let log = unsafe { result::get_program_log(program.0) }
-            .map(|l| c_chars_to_string(&l))
-            .unwrap_or_default();
+        let log = unsafe { result::get_program_log(program.0) }.map(|l| c_chars_to_string(&l)).unwrap_or_default();
         let hint = if include.is_none() && log.contains("cuda_") {
             "\n(no folder with cuda_fp16.h and cuda_bf16.h found: set KILN_CUDA_INCLUDE or CUDA_HOME)"
         } else {
@@ -218,8 +176,6 @@ impl Drop for Program {
 /// NVRTC's NUL-terminated output as text.
 fn c_chars_to_string(chars: &[std::ffi::c_char]) -> String {
     let bytes: Vec<u8> = chars.iter().map(|&c| c as u8).collect();
-    CStr::from_bytes_until_nul(&bytes).map_or_else(
-        |_| String::from_utf8_lossy(&bytes).into_owned(),
-        |s| s.to_string_lossy().into_owned(),
-    )
+    CStr::from_bytes_until_nul(&bytes)
+        .map_or_else(|_| String::from_utf8_lossy(&bytes).into_owned(), |s| s.to_string_lossy().into_owned())
 }

@@ -33,21 +33,14 @@ fn rendered_kernels_match_snapshots_and_compile_with_nvrtc() {
             if nvrtc {
                 let ptx = compile_ptx(&source, &program.name, ARCH)
                     .unwrap_or_else(|e| panic!("{}: {e}\n{source}", case.name));
-                assert!(
-                    ptx.contains(&format!(".entry {}", program.name)),
-                    "{}: no entry in PTX",
-                    case.name
-                );
+                assert!(ptx.contains(&format!(".entry {}", program.name)), "{}: no entry in PTX", case.name);
                 compiled += 1;
             }
         }
         insta::assert_snapshot!(case.name, text);
     }
     if nvrtc {
-        eprintln!(
-            "NVRTC {:?}: compiled {compiled} kernels to PTX for {ARCH}",
-            kiln_cuda::nvrtc_version()
-        );
+        eprintln!("NVRTC {:?}: compiled {compiled} kernels to PTX for {ARCH}", kiln_cuda::nvrtc_version());
     } else {
         skipped("rendered kernels");
     }
@@ -62,9 +55,7 @@ fn compile_errors_carry_the_nvrtc_log_and_kernel_name() {
     let Err(err @ RuntimeError::Compile { .. }) = compile_ptx(source, "E_broken", ARCH) else {
         panic!("expected a compile error")
     };
-    let RuntimeError::Compile { name, log } = &err else {
-        unreachable!()
-    };
+    let RuntimeError::Compile { name, log } = &err else { unreachable!() };
     assert_eq!(name, "E_broken");
     assert!(log.contains("undeclared_value"), "NVRTC log missing: {log}");
     assert!(log.contains("E_broken"), "kernel name missing: {log}");

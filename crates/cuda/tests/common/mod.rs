@@ -25,40 +25,17 @@ pub struct Case {
 }
 
 pub fn buffer(id: u64, shape: &[usize], dtype: DType) -> UOp {
-    let b = UOp::new(
-        Op::Buffer,
-        dtype,
-        vec![],
-        Arg::Buffer {
-            id,
-            numel: shape.iter().product(),
-        },
-    );
+    let b = UOp::new(Op::Buffer, dtype, vec![], Arg::Buffer { id, numel: shape.iter().product() });
     UOp::new(Op::Reshape, dtype, vec![b], Arg::Shape(shape.to_vec()))
 }
 fn reshape(x: &UOp, shape: &[usize]) -> UOp {
-    UOp::new(
-        Op::Reshape,
-        x.dtype(),
-        vec![x.clone()],
-        Arg::Shape(shape.to_vec()),
-    )
+    UOp::new(Op::Reshape, x.dtype(), vec![x.clone()], Arg::Shape(shape.to_vec()))
 }
 fn expand(x: &UOp, shape: &[usize]) -> UOp {
-    UOp::new(
-        Op::Expand,
-        x.dtype(),
-        vec![x.clone()],
-        Arg::Shape(shape.to_vec()),
-    )
+    UOp::new(Op::Expand, x.dtype(), vec![x.clone()], Arg::Shape(shape.to_vec()))
 }
 fn reduce(x: &UOp, op: ReduceOp, axes: &[usize]) -> UOp {
-    UOp::new(
-        Op::ReduceAxis,
-        x.dtype(),
-        vec![x.clone()],
-        Arg::ReduceAxis(op, axes.to_vec()),
-    )
+    UOp::new(Op::ReduceAxis, x.dtype(), vec![x.clone()], Arg::ReduceAxis(op, axes.to_vec()))
 }
 fn unary(op: Op, x: &UOp) -> UOp {
     UOp::alu(op, vec![x.clone()])
@@ -67,47 +44,26 @@ fn scalar(dtype: DType, v: f64) -> UOp {
     UOp::constant(dtype, ConstValue::Float(v))
 }
 fn input(id: u64, shape: &[usize], dtype: DType) -> Input {
-    Input {
-        id,
-        shape: shape.to_vec(),
-        dtype,
-    }
+    Input { id, shape: shape.to_vec(), dtype }
 }
 
 /// Deterministic input data in [-1, 1), exactly representable in f16 and bf16.
 pub fn data(id: u64, numel: usize) -> Vec<f64> {
-    (0..numel)
-        .map(|i| ((i as u64 * 37 + id * 11) % 64) as f64 / 32.0 - 1.0)
-        .collect()
+    (0..numel).map(|i| ((i as u64 * 37 + id * 11) % 64) as f64 / 32.0 - 1.0).collect()
 }
 
 /// `exp(x)` as the frontend builds it: `exp2(x * log2(e))`.
 fn exp(x: &UOp) -> UOp {
-    unary(
-        Op::Exp2,
-        &x.mul(&scalar(x.dtype(), std::f64::consts::LOG2_E)),
-    )
+    unary(Op::Exp2, &x.mul(&scalar(x.dtype(), std::f64::consts::LOG2_E)))
 }
 
 fn fma(dtype: DType, name: &'static str, tolerance: f64) -> Case {
-    let (a, b, c) = (
-        buffer(1, &[1000], dtype),
-        buffer(2, &[1000], dtype),
-        buffer(3, &[1000], dtype),
-    );
+    let (a, b, c) = (buffer(1, &[1000], dtype), buffer(2, &[1000], dtype), buffer(3, &[1000], dtype));
     Case {
         name,
-        inputs: vec![
-            input(1, &[1000], dtype),
-            input(2, &[1000], dtype),
-            input(3, &[1000], dtype),
-        ],
+        inputs: vec![input(1, &[1000], dtype), input(2, &[1000], dtype), input(3, &[1000], dtype)],
         outputs: vec![a.mul(&b).add(&c)],
-        reference: |x| {
-            vec![(0..x[0].len())
-                .map(|i| x[0][i] * x[1][i] + x[2][i])
-                .collect()]
-        },
+        reference: |x| vec![(0..x[0].len()).map(|i| x[0][i] * x[1][i] + x[2][i]).collect()],
         tolerance,
     }
 }
@@ -150,17 +106,10 @@ fn softmax() -> Case {
 fn layernorm() -> Case {
     let (rows, n) = (6, 48);
     let x = buffer(1, &[rows, n], DType::F32);
-    let mean = expand(
-        &reduce(&x, ReduceOp::Add, &[1]).fdiv(&scalar(DType::F32, n as f64)),
-        &[rows, n],
-    );
+    let mean = expand(&reduce(&x, ReduceOp::Add, &[1]).fdiv(&scalar(DType::F32, n as f64)), &[rows, n]);
     let centered = x.sub(&mean);
-    let var =
-        reduce(&centered.mul(&centered), ReduceOp::Add, &[1]).fdiv(&scalar(DType::F32, n as f64));
-    let inv = unary(
-        Op::Recip,
-        &unary(Op::Sqrt, &var.add(&scalar(DType::F32, 1e-5))),
-    );
+    let var = reduce(&centered.mul(&centered), ReduceOp::Add, &[1]).fdiv(&scalar(DType::F32, n as f64));
+    let inv = unary(Op::Recip, &unary(Op::Sqrt, &var.add(&scalar(DType::F32, 1e-5))));
     Case {
         name: "layernorm",
         inputs: vec![input(1, &[rows, n], DType::F32)],
@@ -171,9 +120,7 @@ fn layernorm() -> Case {
                 .flat_map(|r| {
                     let mean = r.iter().sum::<f64>() / 48.0;
                     let var = r.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 48.0;
-                    r.iter()
-                        .map(move |v| (v - mean) / (var + 1e-5).sqrt())
-                        .collect::<Vec<_>>()
+                    r.iter().map(move |v| (v - mean) / (var + 1e-5).sqrt()).collect::<Vec<_>>()
                 })
                 .collect()]
         },
@@ -183,16 +130,8 @@ fn layernorm() -> Case {
 
 fn matmul() -> Case {
     let n = 64;
-    let a = expand(
-        &reshape(&buffer(1, &[n, n], DType::F32), &[n, 1, n]),
-        &[n, n, n],
-    );
-    let bt = UOp::new(
-        Op::Permute,
-        DType::F32,
-        vec![buffer(2, &[n, n], DType::F32)],
-        Arg::Axes(vec![1, 0]),
-    );
+    let a = expand(&reshape(&buffer(1, &[n, n], DType::F32), &[n, 1, n]), &[n, n, n]);
+    let bt = UOp::new(Op::Permute, DType::F32, vec![buffer(2, &[n, n], DType::F32)], Arg::Axes(vec![1, 0]));
     let b = expand(&reshape(&bt, &[1, n, n]), &[n, n, n]);
     let out = reshape(&reduce(&a.mul(&b), ReduceOp::Add, &[2]), &[n, n]);
     Case {
@@ -201,13 +140,7 @@ fn matmul() -> Case {
         outputs: vec![out],
         reference: |x| {
             let n = 64;
-            vec![(0..n * n)
-                .map(|ij| {
-                    (0..n)
-                        .map(|k| x[0][ij / n * n + k] * x[1][k * n + ij % n])
-                        .sum()
-                })
-                .collect()]
+            vec![(0..n * n).map(|ij| (0..n).map(|k| x[0][ij / n * n + k] * x[1][k * n + ij % n]).sum()).collect()]
         },
         tolerance: 1e-4,
     }
@@ -222,10 +155,7 @@ fn seed() -> Case {
         outputs: vec![ab.add(&bufs[2]), ab.add(&bufs[3])],
         reference: |x| {
             let ab: Vec<f64> = (0..x[0].len()).map(|i| x[0][i] + x[1][i]).collect();
-            vec![
-                (0..ab.len()).map(|i| ab[i] + x[2][i]).collect(),
-                (0..ab.len()).map(|i| ab[i] + x[3][i]).collect(),
-            ]
+            vec![(0..ab.len()).map(|i| ab[i] + x[2][i]).collect(), (0..ab.len()).map(|i| ab[i] + x[3][i]).collect()]
         },
         tolerance: 1e-6,
     }
@@ -234,12 +164,7 @@ fn seed() -> Case {
 fn pad_flip() -> Case {
     let x = buffer(1, &[4, 6], DType::F32);
     let flipped = UOp::new(Op::Flip, DType::F32, vec![x], Arg::Axes(vec![1]));
-    let padded = UOp::new(
-        Op::Pad,
-        DType::F32,
-        vec![flipped],
-        Arg::Pairs(vec![(1, 1), (2, 0)]),
-    );
+    let padded = UOp::new(Op::Pad, DType::F32, vec![flipped], Arg::Pairs(vec![(1, 1), (2, 0)]));
     Case {
         name: "pad_flip",
         inputs: vec![input(1, &[4, 6], DType::F32)],

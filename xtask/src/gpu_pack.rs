@@ -1,0 +1,168 @@
+//! `cargo xtask gpu-pack`: builds the GPU-relevant test binaries and the quickstart in release mode,
+//! strips them into `.gpu/` with a `run.sh`, so a machine with a GPU and no Rust toolchain can run
+//! them (`bash .gpu/run.sh`; logs go to `$OUT/gpu-pack.log` when `$OUT` is set).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Packages whose test binaries exercise a GPU.
+const PACKAGES: [&str; 3] = ["kiln-cuda", "kiln-conformance", "kiln"];
+
+const RUN_SH: &str = r#"#!/usr/bin/env bash
+# Runs kiln's GPU test binaries (KILN_TEST_DEVICES=cuda, one test thread) and the quickstart on CUDA.
+# Made by `cargo xtask gpu-pack`; run from anywhere inside the repository copy. Logs: $OUT/gpu-pack.log.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+export KILN_TEST_DEVICES=cuda INSTA_UPDATE=no CI=true
+export INSTA_WORKSPACE_ROOT="${INSTA_WORKSPACE_ROOT:-$(dirname "$here")}"
+export KILN_CACHE_DIR="${KILN_CACHE_DIR:-/tmp/kiln-cache}"
+log="${OUT:-$here}/gpu-pack.log"
+: >"$log"
+failed=()
+run() {
+    local name="$1"; shift
+    echo "=== $name" | tee -a "$log"
+    if ! "$@" 2>&1 | tee -a "$log"; then failed+=("$name"); fi
+}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee -a "$log" || true
+for t in "$here"/tests/*; do
+    run "$(basename "$t")" "$t" --test-threads=1
+done
+run quickstart env KILN_DEVICE=cuda "$here/quickstart"
+echo "=== summary: ${#failed[@]} failed${failed[*]:+: ${failed[*]}}" | tee -a "$log"
+[[ ${#failed[@]} -eq 0 ]]
+"#;
+
+/// Runs cargo with JSON messages and returns the executables of the artifacts `want` accepts, named
+/// `<package>-<target>`.
+fn built_executables(args: &[&str], want: impl Fn(&Value) -> bool) -> Result<Vec<(String, PathBuf)>, String> {
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("`cargo {}` failed ({})", args.join(" "), output.status));
+    }
+    let mut found = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<Value>(line) else { continue };
+        if msg["reason"] != "compiler-artifact" || !want(&msg) {
+            continue;
+        }
+        let Some(exe) = msg["executable"].as_str() else { continue };
+        let package = msg["package_id"].as_str().and_then(package_name).unwrap_or("unknown");
+        let target = msg["target"]["name"].as_str().unwrap_or("unknown");
+        let name =
+            if package.replace('-', "_") == target { format!("{package}-unit") } else { format!("{package}-{target}") };
+        found.push((name, PathBuf::from(exe)));
+    }
+    Ok(found)
+}
+
+/// The package name in a cargo package id (`path+file:///…/crates/cuda#kiln-cuda@0.1.0` or the
+/// older `kiln-cuda 0.1.0 (path+file://…)`).
+fn package_name(id: &str) -> Option<&str> {
+    match id.split_once('#') {
+        Some((path, rest)) => {
+            let name = rest.split('@').next()?;
+            // `…/crates/kiln#0.1.0`: the name is the last path segment.
+            if name.starts_with(|c: char| c.is_ascii_digit()) {
+                path.rsplit('/').next()
+            } else {
+                Some(name)
+            }
+        }
+        None => id.split(' ').next(),
+    }
+}
+
+/// Copies `from` to `to` without symbols.
+fn strip_into(from: &Path, to: &Path) -> Result<(), String> {
+    let stripped = |tool: &str, flag: &str| {
+        Command::new(tool).arg(flag).arg("-o").arg(to).arg(from).status().is_ok_and(|s| s.success())
+    };
+    if stripped("strip", "--strip-all") || stripped("objcopy", "--strip-all") {
+        return Ok(());
+    }
+    eprintln!("xtask: neither strip nor objcopy worked; copying {} unstripped", from.display());
+    std::fs::copy(from, to).map(|_| ()).map_err(|e| format!("copy {}: {e}", from.display()))
+}
+
+/// Builds, strips and packs the binaries into `.gpu/` under the workspace root.
+pub fn gpu_pack() -> Result<(), String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).ok_or("no workspace root")?;
+    let mut test_args = vec!["test", "--release", "--no-run", "-j2", "--message-format=json-render-diagnostics"];
+    for p in PACKAGES {
+        test_args.extend(["-p", p]);
+    }
+    let mut binaries = built_executables(&test_args, |m| m["profile"]["test"] == true)?;
+    let example_args = [
+        "build",
+        "--release",
+        "-j2",
+        "-p",
+        "kiln",
+        "--example",
+        "quickstart",
+        "--message-format=json-render-diagnostics",
+    ];
+    let quickstart = built_executables(&example_args, |m| m["target"]["name"] == "quickstart")?;
+    let (_, quickstart) = quickstart.into_iter().next().ok_or("cargo built no quickstart executable")?;
+
+    let pack = root.join(".gpu");
+    let _ = std::fs::remove_dir_all(&pack);
+    std::fs::create_dir_all(pack.join("tests")).map_err(|e| format!("create {}: {e}", pack.display()))?;
+    binaries.sort();
+    binaries.dedup_by(|a, b| a.0 == b.0);
+    for (name, exe) in &binaries {
+        strip_into(exe, &pack.join("tests").join(name))?;
+    }
+    strip_into(&quickstart, &pack.join("quickstart"))?;
+    let run_sh = pack.join("run.sh");
+    std::fs::write(&run_sh, RUN_SH).map_err(|e| format!("write {}: {e}", run_sh.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&run_sh, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("chmod {}: {e}", run_sh.display()))?;
+    }
+    let size: u64 = walk_size(&pack);
+    eprintln!(
+        "xtask: packed {} test binaries and quickstart into {} ({:.1} MiB); run `bash .gpu/run.sh` on the GPU machine",
+        binaries.len(),
+        pack.display(),
+        size as f64 / (1024.0 * 1024.0)
+    );
+    if size > 48 << 20 {
+        return Err(format!("the pack is {size} bytes, too close to the 64 MiB a device run may carry"));
+    }
+    Ok(())
+}
+
+fn walk_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => walk_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::package_name;
+
+    #[test]
+    fn package_names_from_ids() {
+        assert_eq!(package_name("path+file:///w/crates/cuda#kiln-cuda@0.1.0"), Some("kiln-cuda"));
+        assert_eq!(package_name("path+file:///w/crates/kiln#0.1.0"), Some("kiln"));
+        assert_eq!(package_name("kiln-cuda 0.1.0 (path+file:///w/crates/cuda)"), Some("kiln-cuda"));
+    }
+}
