@@ -15,7 +15,7 @@ pub trait Element: Copy + Send + Sync + 'static {
 }
 
 macro_rules! numeric {
-    ($($t:ty => $d:ident),*) => {$(
+    ($($t:ty => $d:ident, $to_f64:expr);* $(;)?) => {$(
         impl Element for $t {
             const DTYPE: DType = DType::$d;
             fn write_bytes(self, out: &mut Vec<u8>) {
@@ -26,32 +26,23 @@ macro_rules! numeric {
                 raw.copy_from_slice(bytes);
                 <$t>::from_ne_bytes(raw)
             }
-            #[allow(clippy::cast_lossless, clippy::cast_precision_loss)]
             fn to_f64(self) -> f64 {
-                self as f64
+                let convert: fn($t) -> f64 = $to_f64;
+                convert(self)
             }
         }
     )*};
 }
-numeric!(i8 => I8, i16 => I16, i32 => I32, i64 => I64, u8 => U8, u16 => U16, u32 => U32, u64 => U64, f32 => F32, f64 => F64);
-
-macro_rules! half_float {
-    ($($t:ty => $d:ident),*) => {$(
-        impl Element for $t {
-            const DTYPE: DType = DType::$d;
-            fn write_bytes(self, out: &mut Vec<u8>) {
-                out.extend_from_slice(&self.to_ne_bytes());
-            }
-            fn read_bytes(bytes: &[u8]) -> Self {
-                <$t>::from_ne_bytes([bytes[0], bytes[1]])
-            }
-            fn to_f64(self) -> f64 {
-                self.to_f64()
-            }
-        }
-    )*};
+#[allow(clippy::cast_lossless, clippy::cast_precision_loss)]
+mod impls {
+    use super::{DType, Element};
+    numeric!(
+        i8 => I8, |x| x as f64; i16 => I16, |x| x as f64; i32 => I32, |x| x as f64; i64 => I64, |x| x as f64;
+        u8 => U8, |x| x as f64; u16 => U16, |x| x as f64; u32 => U32, |x| x as f64; u64 => U64, |x| x as f64;
+        f32 => F32, |x| x as f64; f64 => F64, |x| x;
+        half::f16 => F16, half::f16::to_f64; half::bf16 => BF16, half::bf16::to_f64;
+    );
 }
-half_float!(half::f16 => F16, half::bf16 => BF16);
 
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
