@@ -352,5 +352,11 @@ fn bad_input_is_an_error_naming_the_problem() -> kiln::Result<()> {
     assert!(msg(kiln::Tensor::from_slice(&[1.0f32, 2.0], &[3])).contains("from_slice"));
     assert!(a.to_vec::<i32>().is_err());
     assert!(msg(kiln::Tensor::zeros(&[2], DType::Bool)?.neg()).contains("neg"));
+    match kiln::Device::cuda(99) {
+        Err(e) => assert!(e.to_string().contains("CUDA"), "{e}"),
+        Ok(_) => panic!("CUDA device 99 cannot exist"),
+    }
+    assert!(kiln::Device::vulkan(0).is_err());
+    assert!(kiln::Device::by_name("tpu").is_err());
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use kiln_runtime::{CpuDevice, RuntimeError};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A handle to a compute device. Cheap to clone; equal handles share one device.
 #[derive(Clone)]
@@ -18,12 +18,16 @@ impl Device {
             .map_err(|reason| Error::Runtime(RuntimeError::Unavailable { device: "CPU".into(), reason }))
     }
 
-    /// CUDA device `index`.
+    /// CUDA device `index` (an error naming the reason when there is no driver or no such device).
     pub fn cuda(index: usize) -> Result<Device> {
-        Err(Error::Runtime(RuntimeError::Unavailable {
-            device: format!("CUDA:{index}"),
-            reason: "this build of kiln has no CUDA backend yet".into(),
-        }))
+        static CUDA: Mutex<Vec<(usize, Device)>> = Mutex::new(Vec::new());
+        let mut opened = CUDA.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, d)) = opened.iter().find(|(i, _)| *i == index) {
+            return Ok(d.clone());
+        }
+        let device = Device(Arc::new(kiln_cuda::CudaDevice::new(index)?));
+        opened.push((index, device.clone()));
+        Ok(device)
     }
 
     /// Vulkan device `index`.
