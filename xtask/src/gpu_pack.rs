@@ -1,12 +1,13 @@
 //! `cargo xtask gpu-pack`: builds the GPU-relevant test binaries and the quickstart in release mode,
 //! strips them into `.gpu/` with a `run.sh`, so a machine with a GPU and no Rust toolchain can run
-//! them (`bash .gpu/run.sh`; logs go to `$OUT/gpu-pack.log` when `$OUT` is set).
+//! them (`bash .gpu/run.sh`; logs go to `$OUT/gpu-pack.log` when `$OUT` is set). `-p <package>`
+//! (repeatable) packs only those packages' tests; the quickstart comes with `kiln`.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Packages whose test binaries exercise a GPU.
+/// Packages whose test binaries exercise a GPU (the default selection).
 const PACKAGES: [&str; 3] = ["kiln-cuda", "kiln-conformance", "kiln"];
 
 const RUN_SH: &str = r#"#!/usr/bin/env bash
@@ -29,7 +30,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
 for t in "$here"/tests/*; do
     run "$(basename "$t")" "$t" --test-threads=1
 done
-run quickstart env KILN_DEVICE=cuda "$here/quickstart"
+if [[ -x "$here/quickstart" ]]; then run quickstart env KILN_DEVICE=cuda "$here/quickstart"; fi
 echo "=== summary: ${#failed[@]} failed${failed[*]:+: ${failed[*]}}" | tee -a "$log"
 [[ ${#failed[@]} -eq 0 ]]
 "#;
@@ -91,11 +92,25 @@ fn strip_into(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::copy(from, to).map(|_| ()).map_err(|e| format!("copy {}: {e}", from.display()))
 }
 
+/// The packages named by `-p <package>` in `args`, else [`PACKAGES`].
+fn selected_packages(args: &[String]) -> Result<Vec<&str>, String> {
+    let mut packages = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match (arg.as_str(), rest.next()) {
+            ("-p" | "--package", Some(p)) => packages.push(p.as_str()),
+            _ => return Err(format!("gpu-pack: unexpected argument `{arg}` (usage: gpu-pack [-p <package>]...)")),
+        }
+    }
+    Ok(if packages.is_empty() { PACKAGES.to_vec() } else { packages })
+}
+
 /// Builds, strips and packs the binaries into `.gpu/` under the workspace root.
-pub fn gpu_pack() -> Result<(), String> {
+pub fn gpu_pack(args: &[String]) -> Result<(), String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).ok_or("no workspace root")?;
+    let packages = selected_packages(args)?;
     let mut test_args = vec!["test", "--release", "--no-run", "-j2", "--message-format=json-render-diagnostics"];
-    for p in PACKAGES {
+    for p in &packages {
         test_args.extend(["-p", p]);
     }
     let mut binaries = built_executables(&test_args, |m| m["profile"]["test"] == true)?;
@@ -109,8 +124,12 @@ pub fn gpu_pack() -> Result<(), String> {
         "quickstart",
         "--message-format=json-render-diagnostics",
     ];
-    let quickstart = built_executables(&example_args, |m| m["target"]["name"] == "quickstart")?;
-    let (_, quickstart) = quickstart.into_iter().next().ok_or("cargo built no quickstart executable")?;
+    let quickstart = if packages.contains(&"kiln") {
+        let built = built_executables(&example_args, |m| m["target"]["name"] == "quickstart")?;
+        Some(built.into_iter().next().ok_or("cargo built no quickstart executable")?.1)
+    } else {
+        None
+    };
 
     let pack = root.join(".gpu");
     let _ = std::fs::remove_dir_all(&pack);
@@ -120,7 +139,9 @@ pub fn gpu_pack() -> Result<(), String> {
     for (name, exe) in &binaries {
         strip_into(exe, &pack.join("tests").join(name))?;
     }
-    strip_into(&quickstart, &pack.join("quickstart"))?;
+    if let Some(quickstart) = &quickstart {
+        strip_into(quickstart, &pack.join("quickstart"))?;
+    }
     let run_sh = pack.join("run.sh");
     std::fs::write(&run_sh, RUN_SH).map_err(|e| format!("write {}: {e}", run_sh.display()))?;
     #[cfg(unix)]
@@ -131,8 +152,9 @@ pub fn gpu_pack() -> Result<(), String> {
     }
     let size: u64 = walk_size(&pack);
     eprintln!(
-        "xtask: packed {} test binaries and quickstart into {} ({:.1} MiB); run `bash .gpu/run.sh` on the GPU machine",
+        "xtask: packed {} test binaries{} into {} ({:.1} MiB); run `bash .gpu/run.sh` on the GPU machine",
         binaries.len(),
+        if quickstart.is_some() { " and quickstart" } else { "" },
         pack.display(),
         size as f64 / (1024.0 * 1024.0)
     );

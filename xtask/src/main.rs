@@ -13,13 +13,13 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test-all") => test_all(),
         Some("test-gpu") => test_gpu(),
-        Some("gpu-pack") => gpu_pack::gpu_pack(),
+        Some("gpu-pack") => gpu_pack::gpu_pack(&args[1..]),
         Some("check-layers") => layers::check_workspace(),
         Some("bench") => bench(&args[1..]),
         _ => Err("usage: cargo xtask <command>
   test-all       fmt, clippy, check-layers, all tests, test-gpu
   test-gpu       GPU tests (reports loudly when skipped)
-  gpu-pack       release GPU test binaries and quickstart, stripped into .gpu/ with run.sh
+  gpu-pack [-p PKG]  release GPU test binaries and quickstart, stripped into .gpu/ with run.sh
   check-layers   enforce the crate layer order
   bench [what]   benchmarks (`symbolic`)"
             .into()),
