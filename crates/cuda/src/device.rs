@@ -251,7 +251,7 @@ impl Device for CudaDevice {
         let kernel = kernel
             .downcast_ref::<CudaKernel>()
             .ok_or_else(|| launch_error("kernel was not compiled by a CUDA device".into()))?;
-        if args.len() != program.params.len() {
+        if args.len() < program.params.len() {
             return Err(launch_error(format!("{} arguments for {} parameters", args.len(), program.params.len())));
         }
         for (arg, param) in args.iter().zip(&program.params) {
@@ -270,7 +270,9 @@ impl Device for CudaDevice {
             return Err(launch_error(format!("grid of {grid} blocks of {block} threads is too large")));
         };
         let config = LaunchConfig { grid_dim: (grid, 1, 1), block_dim: (block, 1, 1), shared_mem_bytes: 0 };
-        let pointers: Vec<u64> = args.iter().map(|a| a.0).collect();
+        // Parameters are dense by slot; a schedule may bind more buffers than the kernel still reads (an
+        // input of size zero, say), as on the CPU device: those trailing slots are not passed.
+        let pointers: Vec<u64> = args.iter().take(program.params.len()).map(|a| a.0).collect();
         self.bind("launch")?;
         let mut builder = self.stream.launch_builder(&kernel.function);
         for p in &pointers {
