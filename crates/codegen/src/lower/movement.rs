@@ -22,7 +22,7 @@ pub(crate) fn unflatten(linear: &UOp, shape: &[usize]) -> Vec<UOp> {
     let mut out = vec![UOp::index(0); shape.len()];
     let mut stride = 1i64;
     for (k, &d) in shape.iter().enumerate().rev() {
-        if d != 1 {
+        if d > 1 {
             let q = if stride == 1 { linear.clone() } else { linear.idiv(&UOp::index(stride)) };
             out[k] = if k == 0 { q } else { q.modulo(&UOp::index(d as i64)) };
         }

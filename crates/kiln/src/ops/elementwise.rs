@@ -30,7 +30,7 @@ impl Tensor {
         self.full_like(value, dtype)
     }
 
-    fn binary(&self, other: &Tensor, op: Op, name: &'static str) -> Result<Tensor> {
+    pub(crate) fn binary(&self, other: &Tensor, op: Op, name: &'static str) -> Result<Tensor> {
         self.check_device(name, other)?;
         let shape = broadcast_shape(name, &self.shape(), &other.shape())?;
         let dtype = self.dtype().promote(other.dtype());

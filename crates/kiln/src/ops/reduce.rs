@@ -56,12 +56,10 @@ impl Tensor {
         if d == DType::Bool {
             return self.cast(DType::U8)?.min(axes, keepdim)?.cast(DType::Bool);
         }
-        if d.is_unsigned() {
-            // min(x) = MAX - max(MAX - x) where negation would wrap.
-            let top = self.scalar(d.min_max().1, d)?;
-            let flipped = top.sub(self)?;
-            let m = flipped.max(axes, keepdim)?;
-            return m.scalar(d.min_max().1, d)?.sub(&m);
+        if d.is_int() {
+            // min(x) = !max(!x) with bitwise not: unlike negation it cannot overflow (-INT_MIN would).
+            let not = |t: &Tensor| t.binary(&t.scalar(-1.0, d)?, Op::Xor, "min");
+            return not(&not(self)?.max(axes, keepdim)?);
         }
         self.neg()?.max(axes, keepdim)?.neg()
     }

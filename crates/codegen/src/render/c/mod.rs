@@ -92,6 +92,8 @@ impl Renderer {
             },
             DType::U64 => format!("{}ULL", c.as_i64() as u64),
             DType::U32 => format!("{}u", c.as_i64() as u32),
+            DType::U16 => (c.as_i64() as u16).to_string(),
+            DType::U8 => (c.as_i64() as u8).to_string(),
             DType::I32 if c.as_i64() == i64::from(i32::MIN) => "(-2147483647-1)".into(),
             _ => c.as_i64().to_string(),
         }
