@@ -67,7 +67,10 @@ mod tests {
     use serde_json::json;
 
     fn package(name: &str, deps: &[(&str, &str)]) -> Value {
-        let deps: Vec<Value> = deps.iter().map(|(n, k)| json!({"name": n, "kind": if k.is_empty() { Value::Null } else { json!(k) }})).collect();
+        let deps: Vec<Value> = deps
+            .iter()
+            .map(|(n, k)| json!({"name": n, "kind": if k.is_empty() { Value::Null } else { json!(k) }}))
+            .collect();
         json!({"name": name, "dependencies": deps})
     }
 
