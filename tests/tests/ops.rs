@@ -234,6 +234,12 @@ fn movement_ops_on_views() -> kiln::Result<()> {
             check("pad", &t.pad(&[(1, 0), (0, 2), (1, 1)])?, &r.pad(&[(1, 0), (0, 2), (1, 1)]))?;
             check("shrink", &t.shrink(&[(1, 2), (0, 3), (1, 3)])?, &r.shrink(&[(1, 2), (0, 3), (1, 3)]))?;
             check("flip", &t.flip(&[0, 2])?, &r.flip(&[0, 2]))?;
+            let only_padding = [(0, 2), (0, 3), (4, 6)];
+            check(
+                "shrink into padding",
+                &t.pad(&[(0, 0), (0, 0), (0, 2)])?.shrink(&only_padding)?,
+                &r.pad(&[(0, 0), (0, 0), (0, 2)]).shrink(&only_padding),
+            )?;
             let chained = t.permute(&[1, 0, 2])?.flip(&[1])?.pad(&[(0, 1), (2, 0), (0, 0)])?.reshape(&[-1])?;
             check("chain", &chained, &r.permute(&[1, 0, 2]).flip(&[1]).pad(&[(0, 1), (2, 0), (0, 0)]).reshape(&[64]))?;
             let noncontig = t.permute(&[2, 1, 0])?.add(&t.permute(&[2, 1, 0])?)?;

@@ -18,19 +18,8 @@ pub fn linearize(lowered: &Lowered, target: &Target) -> Result<Program, CodegenE
         Linearizer { out: Vec::new(), emitted: HashSet::new(), ranges: HashMap::new(), open: BTreeSet::new(), accs: 0 };
     let mut params: Vec<Param> = Vec::new();
     let nodes = lowered.sink.toposort();
-    let mut globals: Vec<(usize, UOp)> = nodes
-        .iter()
-        .filter_map(|u| match (u.op(), u.arg()) {
-            (Op::DefineGlobal, Arg::Buffer { id, .. }) => Some((usize::try_from(*id).unwrap_or(usize::MAX), u.clone())),
-            _ => None,
-        })
-        .collect();
-    globals.sort_by_key(|(slot, _)| *slot);
-    for (slot, g) in &globals {
-        if *slot != params.len() {
-            return Err(CodegenError::Malformed(format!("parameter slots are not dense: found slot {slot}")));
-        }
-        let Arg::Buffer { numel, .. } = g.arg() else { unreachable!("filtered above") };
+    for g in &lowered.globals {
+        let Arg::Buffer { numel, .. } = g.arg() else { unreachable!("lowering checked every global") };
         let written = lowered.sink.src().iter().any(|s| s.src()[0] == *g);
         params.push(Param { dtype: g.dtype(), numel: *numel, written });
         lin.push(g.clone());

@@ -20,6 +20,9 @@ pub struct Lowered {
     pub output_shape: Vec<usize>,
     /// The output ranges (C dialect) or the single flat hardware index (GPU dialects).
     pub global_indices: Vec<UOp>,
+    /// Every `DEFINE_GLOBAL` of the kernel AST, by slot (lowering may drop loads that can never
+    /// happen, but the kernel keeps its parameters).
+    pub globals: Vec<UOp>,
 }
 
 /// Lowers the kernel `ast` (a `SINK` of tensor-level `STORE`s) for `target`.
@@ -35,6 +38,16 @@ pub fn lower(ast: &UOp, target: &Target) -> Result<Lowered, CodegenError> {
         return Err(CodegenError::Malformed("stores of one kernel must share their shape".into()));
     }
     let numel: usize = output_shape.iter().product();
+    let mut globals: Vec<UOp> = ast.toposort().into_iter().filter(|u| u.op() == Op::DefineGlobal).collect();
+    globals.sort_by_key(|g| match g.arg() {
+        Arg::Buffer { id, .. } => *id,
+        _ => u64::MAX,
+    });
+    for (slot, g) in globals.iter().enumerate() {
+        if !matches!(g.arg(), Arg::Buffer { id, .. } if *id == slot as u64) {
+            return Err(CodegenError::Malformed(format!("parameter slots are not dense: {} at position {slot}", g)));
+        }
+    }
     let mut lowerer = Lowerer { memo: HashMap::new(), next_range: 0 };
     let (idx, global_indices) = if target.flattens_output() {
         let g = UOp::new(
@@ -58,7 +71,7 @@ pub fn lower(ast: &UOp, target: &Target) -> Result<Lowered, CodegenError> {
         let value = lowerer.lower(&store.src()[1], &idx, None)?;
         stores.push(UOp::new(Op::Store, DType::Void, vec![store.src()[0].clone(), linear.clone(), value], Arg::None));
     }
-    Ok(Lowered { sink: UOp::new(Op::Sink, DType::Void, stores, Arg::None), output_shape, global_indices })
+    Ok(Lowered { sink: UOp::new(Op::Sink, DType::Void, stores, Arg::None), output_shape, global_indices, globals })
 }
 
 type MemoKey = (UOp, Vec<UOp>, Option<UOp>);
