@@ -6,7 +6,7 @@ use crate::nvrtc;
 use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaStream, DriverError, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::Ptx;
 use kiln_codegen::{Program, Target};
-use kiln_runtime::{content_hash, CompiledKernel, Device, DiskCache, RawBuffer, RuntimeError};
+use kiln_runtime::{check_launch_args, content_hash, CompiledKernel, Device, DiskCache, RawBuffer, RuntimeError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -251,16 +251,7 @@ impl Device for CudaDevice {
         let kernel = kernel
             .downcast_ref::<CudaKernel>()
             .ok_or_else(|| launch_error("kernel was not compiled by a CUDA device".into()))?;
-        if args.len() < program.params.len() {
-            return Err(launch_error(format!("{} arguments for {} parameters", args.len(), program.params.len())));
-        }
-        for (arg, param) in args.iter().zip(&program.params) {
-            let have = self.size_of(*arg)?;
-            let need = param.numel * param.dtype.size();
-            if have < need {
-                return Err(RuntimeError::SizeMismatch { expected: need, given: have });
-            }
-        }
+        check_launch_args(program, args, |a| self.size_of(a))?;
         if program.global_size == 0 {
             return Ok(timed.then_some(0.0));
         }
@@ -270,9 +261,7 @@ impl Device for CudaDevice {
             return Err(launch_error(format!("grid of {grid} blocks of {block} threads is too large")));
         };
         let config = LaunchConfig { grid_dim: (grid, 1, 1), block_dim: (block, 1, 1), shared_mem_bytes: 0 };
-        // Parameters are dense by slot; a schedule may bind more buffers than the kernel still reads (an
-        // input of size zero, say), as on the CPU device: those trailing slots are not passed.
-        let pointers: Vec<u64> = args.iter().take(program.params.len()).map(|a| a.0).collect();
+        let pointers: Vec<u64> = args.iter().map(|a| a.0).collect();
         self.bind("launch")?;
         let mut builder = self.stream.launch_builder(&kernel.function);
         for p in &pointers {

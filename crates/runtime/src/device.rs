@@ -44,6 +44,30 @@ pub trait Device: Send + Sync {
     fn synchronize(&self) -> Result<(), RuntimeError>;
 }
 
+/// Checks that `args` bind exactly the parameters of `program`, each with a buffer large enough
+/// (`size_of` gives a buffer's size in bytes). Every device calls it before a launch: a kernel handed a
+/// missing or short buffer would read or write out of bounds.
+pub fn check_launch_args(
+    program: &Program,
+    args: &[RawBuffer],
+    size_of: impl Fn(RawBuffer) -> Result<usize, RuntimeError>,
+) -> Result<(), RuntimeError> {
+    if args.len() != program.params.len() {
+        return Err(RuntimeError::ArgumentCount {
+            kernel: program.name.clone(),
+            expected: program.params.len(),
+            given: args.len(),
+        });
+    }
+    for (arg, param) in args.iter().zip(&program.params) {
+        let (have, need) = (size_of(*arg)?, param.numel * param.dtype.size());
+        if have < need {
+            return Err(RuntimeError::SizeMismatch { expected: need, given: have });
+        }
+    }
+    Ok(())
+}
+
 /// An owned allocation; freed when dropped.
 pub struct Buffer {
     device: Arc<dyn Device>,
@@ -93,5 +117,35 @@ impl Drop for Buffer {
 impl std::fmt::Debug for Buffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Buffer({} bytes on {})", self.bytes, self.device.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_codegen::Param;
+    use kiln_uop::DType;
+
+    fn program() -> Program {
+        Program {
+            name: "E_4".into(),
+            instructions: vec![],
+            params: vec![Param { dtype: DType::F32, numel: 4, written: true }],
+            global_size: 4,
+            local_size: 1,
+            parallel_extent: 4,
+            index_fits_i32: true,
+            flops: 0,
+        }
+    }
+
+    #[test]
+    fn launch_args_must_match_the_parameters() {
+        let p = program();
+        assert!(check_launch_args(&p, &[RawBuffer(1)], |_| Ok(16)).is_ok());
+        let short = check_launch_args(&p, &[RawBuffer(1)], |_| Ok(8));
+        assert!(matches!(short, Err(RuntimeError::SizeMismatch { expected: 16, given: 8 })));
+        let missing = check_launch_args(&p, &[], |_| Ok(16));
+        assert!(matches!(missing, Err(RuntimeError::ArgumentCount { expected: 1, given: 0, .. })));
     }
 }

@@ -29,6 +29,16 @@ pub enum RuntimeError {
         /// Bytes offered.
         given: usize,
     },
+    /// A launch with a different number of buffers than the kernel has parameters.
+    #[error("kernel {kernel} takes {expected} buffers, {given} given")]
+    ArgumentCount {
+        /// Kernel name.
+        kernel: String,
+        /// Its parameter count.
+        expected: usize,
+        /// Buffers passed.
+        given: usize,
+    },
     /// The device compiler rejected a kernel.
     #[error("kernel {name} failed to compile:\n{log}")]
     Compile {

@@ -4,7 +4,7 @@
 mod compiler;
 mod launch;
 
-use crate::device::{CompiledKernel, Device, RawBuffer};
+use crate::device::{check_launch_args, CompiledKernel, Device, RawBuffer};
 use crate::error::RuntimeError;
 use kiln_codegen::{Program, Target};
 use std::alloc::Layout;
@@ -103,13 +103,7 @@ impl Device for CpuDevice {
             what: "launch".into(),
             detail: "kernel was not compiled by the CPU device".into(),
         })?;
-        for (arg, param) in args.iter().zip(&program.params) {
-            let have = self.layout_of(*arg)?.size();
-            let need = param.numel * param.dtype.size();
-            if have < need {
-                return Err(RuntimeError::SizeMismatch { expected: need, given: have });
-            }
-        }
+        check_launch_args(program, args, |a| self.layout_of(a).map(|l| l.size()))?;
         let start = std::time::Instant::now();
         launch::run(kernel, program, args);
         Ok(timed.then(|| start.elapsed().as_secs_f64()))
