@@ -190,7 +190,7 @@ impl Dialect {
     pub(crate) fn special(self, kind: SpecialKind, name: &str, size: i64, index: &str) -> Option<String> {
         match (self, kind) {
             (Dialect::Cuda, SpecialKind::GlobalIdx(0)) => Some(format!(
-                "{index} {name} = ({index})blockIdx.x * blockDim.x + threadIdx.x;\n  if ({name} >= {size}) return;"
+                "{index} {name} = ({index})blockIdx.x * blockDim.x + threadIdx.x;\nif ({name} >= {size}) return;"
             )),
             _ => None,
         }

@@ -6,7 +6,7 @@ mod dialect;
 use crate::error::CodegenError;
 use crate::program::Program;
 use crate::target::Dialect;
-use kiln_uop::{Arg, ConstValue, DType, Op, RangeKind, UOp};
+use kiln_uop::{Arg, ConstValue, DType, Op, RangeKind, SpecialKind, UOp};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -169,7 +169,11 @@ impl Renderer {
             }
             (Op::Const, _) => {}
             (Op::Special, Arg::Special(kind)) => {
-                let name = format!("gidx{}", self.names.len());
+                let name = match kind {
+                    SpecialKind::GlobalIdx(axis) => format!("gidx{axis}"),
+                    SpecialKind::GroupIdx(axis) => format!("bidx{axis}"),
+                    SpecialKind::LocalIdx(axis) => format!("lidx{axis}"),
+                };
                 let size = u.src()[0].const_int().unwrap_or(0);
                 let decl =
                     self.dialect.special(*kind, &name, size, self.index).ok_or_else(|| unsupported(u, self.dialect))?;
