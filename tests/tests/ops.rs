@@ -366,3 +366,51 @@ fn bad_input_is_an_error_naming_the_problem() -> kiln::Result<()> {
     assert!(kiln::Device::by_name("tpu").is_err());
     Ok(())
 }
+
+#[test]
+fn conv2d_and_attention() -> kiln::Result<()> {
+    for device in devices() {
+        for (stride, padding) in [(1, 1), (2, 0), (2, 1)] {
+            let (rx, x) = sample(&[2, 3, 5, 6], DType::F32, 19, &device)?;
+            let (rw, w) = sample(&[4, 3, 3, 2], DType::F32, 20, &device)?;
+            let (rb, b) = sample(&[4], DType::F32, 21, &device)?;
+            let out = x.conv2d(&w, Some(&b), stride, padding)?;
+            let (oh, ow) = ((5 + 2 * padding - 3) / stride + 1, (6 + 2 * padding - 2) / stride + 1);
+            let want = Reference::generate(&[2, 4, oh, ow], |i| {
+                let mut acc = rb.at(&[i[1]]);
+                for c in 0..3 {
+                    for ki in 0..3 {
+                        for kj in 0..2 {
+                            let (y, z) = (
+                                (i[2] * stride + ki) as isize - padding as isize,
+                                (i[3] * stride + kj) as isize - padding as isize,
+                            );
+                            if (0..5).contains(&y) && (0..6).contains(&z) {
+                                acc += rx.at(&[i[0], c, y as usize, z as usize]) * rw.at(&[i[1], c, ki, kj]);
+                            }
+                        }
+                    }
+                }
+                acc
+            });
+            assert_eq!(out.shape(), want.shape, "conv2d shape");
+            assert_close(&format!("conv2d stride {stride} pad {padding}"), &read(&out)?, &want, DType::F16);
+        }
+        let (rq, q) = sample(&[2, 5, 4], DType::F32, 22, &device)?;
+        let (rk, k) = sample(&[2, 5, 4], DType::F32, 23, &device)?;
+        let (rv, v) = sample(&[2, 5, 3], DType::F32, 24, &device)?;
+        let out = q.scaled_dot_product_attention(&k, &v, true)?;
+        let want = Reference::generate(&[2, 5, 3], |i| {
+            let (b, t, e) = (i[0], i[1], i[2]);
+            let scores: Vec<f64> =
+                (0..=t).map(|s| (0..4).map(|d| rq.at(&[b, t, d]) * rk.at(&[b, s, d])).sum::<f64>() / 2.0).collect();
+            let m = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = scores.iter().map(|x| (x - m).exp()).sum();
+            scores.iter().enumerate().map(|(s, x)| (x - m).exp() / z * rv.at(&[b, s, e])).sum()
+        });
+        assert_close("causal attention", &read(&out)?, &want, DType::F16);
+        let bad = q.conv2d(&k, None, 1, 0);
+        assert!(bad.is_err(), "conv2d of 3-D tensors is an error");
+    }
+    Ok(())
+}

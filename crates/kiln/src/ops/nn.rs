@@ -64,3 +64,68 @@ impl Tensor {
         centered.mul(&var.add(&var.scalar(eps, var.dtype())?)?.rsqrt()?)
     }
 }
+
+impl Tensor {
+    /// 2-D convolution of an NCHW input with an `[out, in, kh, kw]` weight (PyTorch's `conv2d`
+    /// without groups or dilation). Built as a sum over the kernel window of shifted channel
+    /// contractions, which the scheduler fuses into one kernel.
+    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize) -> Result<Tensor> {
+        let (xs, ws) = (self.shape(), weight.shape());
+        let bad = || Error::Shape { op: "conv2d", lhs: xs.clone(), rhs: ws.clone() };
+        let [n, c, h, w] = <[usize; 4]>::try_from(xs.clone()).map_err(|_| bad())?;
+        let [o, c2, kh, kw] = <[usize; 4]>::try_from(ws.clone()).map_err(|_| bad())?;
+        if c != c2 || h + 2 * padding < kh || w + 2 * padding < kw || kh == 0 || kw == 0 {
+            return Err(bad());
+        }
+        if stride == 0 {
+            return Err(Error::Invalid { op: "conv2d", reason: "stride 0".into() });
+        }
+        let (oh, ow) = ((h + 2 * padding - kh) / stride + 1, (w + 2 * padding - kw) / stride + 1);
+        // Extra `stride` on the far side lets every strided window be cut as `stride * out` long.
+        let xp = self.pad(&[(0, 0), (0, 0), (padding, padding + stride), (padding, padding + stride)])?;
+        let mut out: Option<Tensor> = None;
+        for i in 0..kh {
+            for j in 0..kw {
+                let mut win = xp.shrink(&[(0, n), (0, c), (i, i + stride * oh), (j, j + stride * ow)])?;
+                if stride > 1 {
+                    win = win
+                        .reshape_usize(&[n, c, oh, stride, ow, stride])?
+                        .shrink(&[(0, n), (0, c), (0, oh), (0, 1), (0, ow), (0, 1)])?
+                        .reshape_usize(&[n, c, oh, ow])?;
+                }
+                let tap = weight.shrink(&[(0, o), (0, c), (i, i + 1), (j, j + 1)])?.reshape_usize(&[1, o, c, 1, 1])?;
+                let term = win.reshape_usize(&[n, 1, c, oh, ow])?.mul(&tap)?.sum(&[2], false)?;
+                out = Some(match out {
+                    Some(acc) => acc.add(&term)?,
+                    None => term,
+                });
+            }
+        }
+        let out = out.ok_or_else(bad)?;
+        match bias {
+            Some(b) if b.shape() == [o] => out.add(&b.reshape_usize(&[1, o, 1, 1])?),
+            Some(b) => Err(Error::Shape { op: "conv2d bias", lhs: b.shape(), rhs: vec![o] }),
+            None => Ok(out),
+        }
+    }
+
+    /// `softmax(q k^T / sqrt(d)) v` over the last two dims (`self` is the query), with an optional
+    /// causal mask (query i attends to keys 0..=i). Written out, so the compiler sees every step.
+    pub fn scaled_dot_product_attention(&self, key: &Tensor, value: &Tensor, is_causal: bool) -> Result<Tensor> {
+        let (qs, ks) = (self.shape(), key.shape());
+        if qs.len() < 2 || ks.len() < 2 || qs[qs.len() - 1] != ks[ks.len() - 1] {
+            return Err(Error::Shape { op: "scaled_dot_product_attention", lhs: qs, rhs: ks });
+        }
+        let (t, s, d) = (qs[qs.len() - 2], ks[ks.len() - 2], qs[qs.len() - 1]);
+        let scores = self.matmul(&key.transpose(-1, -2)?)?;
+        let scores = scores.mul(&scores.scalar(1.0 / (d as f64).sqrt(), scores.dtype())?)?;
+        let scores = if is_causal {
+            let mask: Vec<bool> = (0..t * s).map(|k| k % s.max(1) <= k / s.max(1)).collect();
+            let mask = Tensor::from_slice_on(&mask, &[t, s], &self.device())?;
+            mask.where_(&scores, &scores.scalar(f64::NEG_INFINITY, scores.dtype())?)?
+        } else {
+            scores
+        };
+        scores.softmax(-1)?.matmul(value)
+    }
+}
