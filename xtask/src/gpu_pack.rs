@@ -142,6 +142,11 @@ pub fn gpu_pack(args: &[String]) -> Result<(), String> {
     if let Some(quickstart) = &quickstart {
         strip_into(quickstart, &pack.join("quickstart"))?;
     }
+    // The benchmark binary runs from the repository root there: `.gpu/kiln-bench --device cuda`.
+    let bench_args = ["build", "--release", "-j2", "-p", "kiln-bench", "--message-format=json-render-diagnostics"];
+    let bench = built_executables(&bench_args, |m| m["target"]["name"] == "kiln-bench")?;
+    let bench = bench.into_iter().next().ok_or("cargo built no kiln-bench executable")?.1;
+    strip_into(&bench, &pack.join("kiln-bench"))?;
     let run_sh = pack.join("run.sh");
     std::fs::write(&run_sh, RUN_SH).map_err(|e| format!("write {}: {e}", run_sh.display()))?;
     #[cfg(unix)]
@@ -152,7 +157,7 @@ pub fn gpu_pack(args: &[String]) -> Result<(), String> {
     }
     let size: u64 = walk_size(&pack);
     eprintln!(
-        "xtask: packed {} test binaries{} into {} ({:.1} MiB); run `bash .gpu/run.sh` on the GPU machine",
+        "xtask: packed {} test binaries{}, kiln-bench into {} ({:.1} MiB); run `bash .gpu/run.sh` on the GPU machine",
         binaries.len(),
         if quickstart.is_some() { " and quickstart" } else { "" },
         pack.display(),

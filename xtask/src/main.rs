@@ -21,7 +21,7 @@ fn main() -> ExitCode {
   test-gpu       GPU tests (reports loudly when skipped)
   gpu-pack [-p PKG]  release GPU test binaries and quickstart, stripped into .gpu/ with run.sh
   check-layers   enforce the crate layer order
-  bench [what]   benchmarks (`symbolic`)"
+  bench [args]   W1-W9 vs PyTorch (`--quick`, `--device cuda`), or `bench symbolic`"
             .into()),
     };
     match result {
@@ -67,11 +67,13 @@ fn test_gpu() -> Result<(), String> {
     cargo(&["test", "--workspace", "--release", "-j2"], &[("KILN_TEST_DEVICES", "cuda,vulkan")])
 }
 
+/// `bench symbolic` runs the simplifier micro-benchmark; anything else runs `kiln-bench` (W1-W9 and
+/// compile speed against PyTorch) with the given arguments, e.g. `bench --quick` or `bench --device cuda`.
 fn bench(args: &[String]) -> Result<(), String> {
-    match args.first().map(String::as_str) {
-        Some("symbolic") | None => {
-            cargo(&["run", "--release", "-j2", "-p", "kiln-rewrite", "--example", "symbolic_bench"], &[])
-        }
-        Some(other) => Err(format!("unknown benchmark `{other}` (known: symbolic)")),
+    if args.first().map(String::as_str) == Some("symbolic") {
+        return cargo(&["run", "--release", "-j2", "-p", "kiln-rewrite", "--example", "symbolic_bench"], &[]);
     }
+    let mut cargo_args = vec!["run", "--release", "-j2", "-p", "kiln-bench", "--"];
+    cargo_args.extend(args.iter().map(String::as_str));
+    cargo(&cargo_args, &[])
 }

@@ -72,6 +72,11 @@ impl Device {
         }
     }
 
+    /// Waits until all work queued on the device has finished.
+    pub fn synchronize(&self) -> Result<()> {
+        Ok(self.0.synchronize()?)
+    }
+
     /// The device's name, e.g. `CPU`.
     pub fn name(&self) -> String {
         self.0.name()

@@ -28,5 +28,6 @@ mod tensor;
 pub use device::Device;
 pub use element::Element;
 pub use error::{Error, Result};
+pub use half;
 pub use kiln_uop::DType;
 pub use tensor::Tensor;

@@ -29,16 +29,18 @@ impl Tensor {
         let roots: Vec<_> = pending.iter().map(|t| t.uop()).collect();
         let t0 = Instant::now();
         let schedule = kiln_schedule::schedule(&roots)?;
+        let schedule_time = t0.elapsed();
         if debug_level() >= 2 {
             eprintln!(
                 "*** schedule {:.3} ms: {} kernels for {} outputs",
-                t0.elapsed().as_secs_f64() * 1e3,
+                schedule_time.as_secs_f64() * 1e3,
                 schedule.kernels.len(),
                 roots.len()
             );
         }
         let inputs = collect_buffers(&pending);
-        let (fresh, _) = run_schedule(&device.0, &schedule, &inputs)?;
+        let (fresh, times) = run_schedule(&device.0, &schedule, &inputs)?;
+        kiln_runtime::record_phases(schedule_time, &times);
         for (t, out) in pending.iter().zip(&schedule.outputs) {
             match out {
                 BufferRef::New(i) => t.set_realized(Tensor::fresh_buffer_id(), Arc::clone(&fresh[*i])),

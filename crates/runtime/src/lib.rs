@@ -19,4 +19,4 @@ pub use debug::debug_level;
 pub use device::{check_launch_args, Buffer, CompiledKernel, Device, RawBuffer};
 pub use error::RuntimeError;
 pub use execute::{run_schedule, PhaseTimes};
-pub use profile::{set_profiling, take_launches, LaunchRecord};
+pub use profile::{record_phases, set_profiling, take_launches, take_phases, LaunchRecord, PhaseTotals};

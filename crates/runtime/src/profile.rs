@@ -39,3 +39,43 @@ pub(crate) fn record(r: LaunchRecord) {
 pub fn take_launches() -> Vec<LaunchRecord> {
     std::mem::take(&mut *LOG.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
 }
+
+/// Wall time of each phase, summed over the realizations made while profiling is on.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PhaseTotals {
+    /// Scheduling (measured by the frontend).
+    pub schedule: std::time::Duration,
+    /// Lowering, linearizing, rendering.
+    pub codegen: std::time::Duration,
+    /// Device compilation, disk cache included.
+    pub compile: std::time::Duration,
+    /// Launching (and, when timed, running) kernels.
+    pub launch: std::time::Duration,
+    /// Kernels launched.
+    pub kernels: usize,
+}
+
+static PHASES: Mutex<PhaseTotals> = Mutex::new(PhaseTotals {
+    schedule: std::time::Duration::ZERO,
+    codegen: std::time::Duration::ZERO,
+    compile: std::time::Duration::ZERO,
+    launch: std::time::Duration::ZERO,
+    kernels: 0,
+});
+
+/// Adds one realization's phase times (when profiling is on).
+pub fn record_phases(schedule: std::time::Duration, times: &crate::execute::PhaseTimes) {
+    if enabled() {
+        let mut p = PHASES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        p.schedule += schedule;
+        p.codegen += times.codegen;
+        p.compile += times.compile;
+        p.launch += times.launch;
+        p.kernels += times.kernels;
+    }
+}
+
+/// Takes (and clears) the phase totals recorded so far.
+pub fn take_phases() -> PhaseTotals {
+    std::mem::take(&mut *PHASES.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
