@@ -5,8 +5,10 @@
 use crate::nvrtc;
 use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaStream, DriverError, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::Ptx;
-use kiln_codegen::{Program, Target};
-use kiln_runtime::{check_launch_args, content_hash, CompiledKernel, Device, DiskCache, RawBuffer, RuntimeError};
+use kiln_codegen::{Program, Source, Target};
+use kiln_runtime::{
+    check_launch_args, content_hash, source_text, CompiledKernel, Device, DiskCache, RawBuffer, RuntimeError,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -214,7 +216,8 @@ impl Device for CudaDevice {
         self.stream.synchronize().map_err(|e| self.error("copy out", e))
     }
 
-    fn compile(&self, program: &Program, source: &str) -> Result<CompiledKernel, RuntimeError> {
+    fn compile(&self, program: &Program, source: &Source) -> Result<CompiledKernel, RuntimeError> {
+        let source = source_text(program, source, &self.label)?;
         let key = content_hash(&[source.as_bytes(), self.arch.as_bytes(), self.nvrtc_version.as_bytes()]);
         if let Some(ptx) = self.cache.read(&key) {
             match self.load(&program.name, ptx) {

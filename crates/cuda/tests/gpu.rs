@@ -4,7 +4,7 @@
 
 mod common;
 
-use kiln_codegen::{compile_kernel, Target};
+use kiln_codegen::{compile_kernel, Source, Target};
 use kiln_cuda::CudaDevice;
 use kiln_runtime::{run_schedule, Buffer, Device, RuntimeError};
 use kiln_schedule::BufferRef;
@@ -84,7 +84,7 @@ fn compile_errors_show_the_nvrtc_log() {
     let case = &common::cases()[0];
     let schedule = kiln_schedule::schedule(&case.outputs).unwrap();
     let (program, source) = compile_kernel(&schedule.kernels[0].ast, &Target::CUDA).unwrap();
-    let broken = source.replace("data0[", "undeclared_name[");
+    let broken = Source::Text(source.to_string().replace("data0[", "undeclared_name["));
     let Err(RuntimeError::Compile { name, log }) = dev.compile(&program, &broken) else {
         panic!("expected a compile error")
     };

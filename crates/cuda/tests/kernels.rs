@@ -24,6 +24,7 @@ fn rendered_kernels_match_snapshots_and_compile_with_nvrtc() {
         let mut text = String::new();
         for (i, kernel) in schedule.kernels.iter().enumerate() {
             let (program, source) = compile_kernel(&kernel.ast, &Target::CUDA).unwrap();
+            let source = source.to_string();
             let _ = writeln!(
                 text,
                 "// kernel {i}: {} global {} local {}",

@@ -4,7 +4,7 @@
 //! present report themselves unavailable at construction; they never panic.
 
 use crate::error::RuntimeError;
-use kiln_codegen::{Program, Target};
+use kiln_codegen::{Program, Source, Target};
 use std::any::Any;
 use std::sync::Arc;
 
@@ -29,8 +29,9 @@ pub trait Device: Send + Sync {
     fn copy_in(&self, dst: RawBuffer, src: &[u8]) -> Result<(), RuntimeError>;
     /// Copies the buffer into host bytes.
     fn copy_out(&self, src: RawBuffer, dst: &mut [u8]) -> Result<(), RuntimeError>;
-    /// Compiles rendered source for `program`.
-    fn compile(&self, program: &Program, source: &str) -> Result<CompiledKernel, RuntimeError>;
+    /// Compiles rendered source for `program` (each device takes the kind of [`Source`] its target
+    /// renders, and rejects the other with [`RuntimeError::Compile`]).
+    fn compile(&self, program: &Program, source: &Source) -> Result<CompiledKernel, RuntimeError>;
     /// Launches a compiled kernel on `args` (one per parameter slot); with `timed`, waits for it and
     /// returns its device time in seconds.
     fn launch(
@@ -66,6 +67,14 @@ pub fn check_launch_args(
         }
     }
     Ok(())
+}
+
+/// The text of a C-family `source`, or a compile error naming `device` and the kind it got instead.
+pub fn source_text<'a>(program: &Program, source: &'a Source, device: &str) -> Result<&'a str, RuntimeError> {
+    source.text().ok_or_else(|| RuntimeError::Compile {
+        name: program.name.clone(),
+        log: format!("{device} compiles C-family text, but was given {}", source.kind()),
+    })
 }
 
 /// An owned allocation; freed when dropped.
@@ -147,5 +156,16 @@ mod tests {
         assert!(matches!(short, Err(RuntimeError::SizeMismatch { expected: 16, given: 8 })));
         let missing = check_launch_args(&p, &[], |_| Ok(16));
         assert!(matches!(missing, Err(RuntimeError::ArgumentCount { expected: 1, given: 0, .. })));
+    }
+
+    #[test]
+    fn text_devices_reject_spirv_clearly() {
+        let p = program();
+        assert_eq!(source_text(&p, &Source::Text("x".into()), "CPU").unwrap(), "x");
+        let Err(RuntimeError::Compile { name, log }) = source_text(&p, &Source::Spirv(vec![0x0723_0203]), "CPU") else {
+            panic!("SPIR-V accepted as text")
+        };
+        assert_eq!(name, "E_4");
+        assert!(log.contains("CPU compiles C-family text") && log.contains("SPIR-V"), "{log}");
     }
 }

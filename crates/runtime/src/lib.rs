@@ -16,7 +16,7 @@ mod profile;
 pub use cache::{cache_dir, content_hash, DiskCache};
 pub use cpu::CpuDevice;
 pub use debug::debug_level;
-pub use device::{check_launch_args, Buffer, CompiledKernel, Device, RawBuffer};
+pub use device::{check_launch_args, source_text, Buffer, CompiledKernel, Device, RawBuffer};
 pub use error::RuntimeError;
 pub use execute::{run_schedule, PhaseTimes};
 pub use profile::{record_phases, set_profiling, take_launches, take_phases, LaunchRecord, PhaseTotals};

@@ -4,9 +4,9 @@
 mod compiler;
 mod launch;
 
-use crate::device::{check_launch_args, CompiledKernel, Device, RawBuffer};
+use crate::device::{check_launch_args, source_text, CompiledKernel, Device, RawBuffer};
 use crate::error::RuntimeError;
-use kiln_codegen::{Program, Target};
+use kiln_codegen::{Program, Source, Target};
 use std::alloc::Layout;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -87,8 +87,9 @@ impl Device for CpuDevice {
         Ok(())
     }
 
-    fn compile(&self, program: &Program, source: &str) -> Result<CompiledKernel, RuntimeError> {
-        Ok(std::sync::Arc::new(self.compiler.compile(&program.name, source)?))
+    fn compile(&self, program: &Program, source: &Source) -> Result<CompiledKernel, RuntimeError> {
+        let text = source_text(program, source, "CPU")?;
+        Ok(std::sync::Arc::new(self.compiler.compile(&program.name, text)?))
     }
 
     fn launch(

@@ -45,8 +45,8 @@ impl Dialect {
         match dtype {
             DType::F16 | DType::BF16 => "float",
             DType::Bool => match self {
-                Dialect::C => "_Bool",
                 Dialect::Cuda => "bool",
+                _ => "_Bool",
             },
             DType::Index => index,
             other => self.storage_type(other),
@@ -101,18 +101,18 @@ impl Dialect {
         let single = dtype != DType::F64;
         if v.is_nan() {
             return match self {
-                Dialect::C => "NAN".into(),
                 Dialect::Cuda => {
                     if single { "__int_as_float(0x7fc00000)" } else { "__longlong_as_double(0x7ff8000000000000LL)" }
                         .into()
                 }
+                _ => "NAN".into(),
             };
         }
         if v.is_infinite() {
             let inf = match (self, single) {
-                (Dialect::C, _) => "INFINITY",
                 (Dialect::Cuda, true) => "__int_as_float(0x7f800000)",
                 (Dialect::Cuda, false) => "__longlong_as_double(0x7ff0000000000000LL)",
+                _ => "INFINITY",
             };
             return if v < 0.0 { format!("(-{inf})") } else { inf.into() };
         }
@@ -130,7 +130,6 @@ impl Dialect {
         };
         let sixteen = uses(DType::F16) || uses(DType::BF16);
         match self {
-            Dialect::C => format!("#include <math.h>\n{}", if sixteen { C_HALF_HELPERS } else { "" }),
             Dialect::Cuda => {
                 let mut s = String::new();
                 if uses(DType::F16) {
@@ -141,28 +140,13 @@ impl Dialect {
                 }
                 s
             }
+            _ => format!("#include <math.h>\n{}", if sixteen { C_HALF_HELPERS } else { "" }),
         }
     }
 
     /// The kernel's opening line(s); the C dialect binds its parameters from a pointer array.
     pub(crate) fn signature(self, program: &Program) -> (String, Vec<String>) {
         match self {
-            Dialect::C => {
-                let binds = program
-                    .params
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| {
-                        let t = self.storage_type(p.dtype);
-                        let c = if p.written { "" } else { "const " };
-                        format!("{c}{t}* restrict data{i} = ({c}{t}*)bufs[{i}];")
-                    })
-                    .collect();
-                (
-                    format!("void {}(void** restrict bufs, long long core_start, long long core_end) {{", program.name),
-                    binds,
-                )
-            }
             Dialect::Cuda => {
                 let params: Vec<String> = program
                     .params
@@ -181,6 +165,22 @@ impl Dialect {
                         params.join(", ")
                     ),
                     vec![],
+                )
+            }
+            _ => {
+                let binds = program
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let t = self.storage_type(p.dtype);
+                        let c = if p.written { "" } else { "const " };
+                        format!("{c}{t}* restrict data{i} = ({c}{t}*)bufs[{i}];")
+                    })
+                    .collect();
+                (
+                    format!("void {}(void** restrict bufs, long long core_start, long long core_end) {{", program.name),
+                    binds,
                 )
             }
         }

@@ -1,0 +1,292 @@
+//! SPIR-V for each instruction of the linear program, in order: the flat global index with its early
+//! exit, loops as structured control flow (`OpLoopMerge`, the counter a phi), gated loads as a selection
+//! with a phi, accumulators as Function variables, and ALU ops (GLSL.std.450 for the math functions).
+
+use super::types::Scalar;
+use super::{Emitter, LoopFrame};
+use crate::error::CodegenError;
+use kiln_uop::{Arg, DType, Op, SpecialKind, UOp};
+use rspirv::dr::Operand;
+use rspirv::spirv::{GlslStd450Op as GLOp, LoopControl, SelectionControl, Word};
+
+impl Emitter {
+    /// The value of `u`: a constant, the current value of an accumulator, or an emitted node.
+    pub(super) fn value(&mut self, u: &UOp) -> Result<Word, CodegenError> {
+        if let Some(c) = u.const_value() {
+            let s = self.compute_scalar(u.dtype(), u)?;
+            return Ok(self.literal(s, c));
+        }
+        if let Some(&(var, ty)) = self.accs.get(u) {
+            return Ok(self.b.load(ty, None, var, None, [])?);
+        }
+        self.values
+            .get(u)
+            .copied()
+            .ok_or_else(|| CodegenError::Malformed(format!("{} used before it was defined", u.op().name())))
+    }
+
+    pub(super) fn instruction(&mut self, u: &UOp, gid: Word, groups: Word) -> Result<(), CodegenError> {
+        match (u.op(), u.arg()) {
+            (Op::DefineGlobal | Op::Const, _) => {}
+            (Op::Special, Arg::Special(SpecialKind::GlobalIdx(0))) => {
+                let size = u.src()[0].const_int().ok_or_else(|| self.unsupported(u))?;
+                let idx = self.global_index(size, gid, groups)?;
+                self.values.insert(u.clone(), idx);
+            }
+            (Op::Range, _) => self.open_loop(u)?,
+            (Op::EndRange, _) => self.close_loop()?,
+            (Op::Load, _) => {
+                let v = self.load(u)?;
+                self.values.insert(u.clone(), v);
+            }
+            (Op::Store, _) => self.store(u)?,
+            (Op::DefineAcc, _) => {
+                let init = self.value(&u.src()[0])?;
+                let (var, _) = self.accs[u];
+                self.b.store(var, init, None, [])?;
+                self.acc_stack.push(u.clone());
+            }
+            (Op::Assign, _) => {
+                let acc = self.accs.get(&u.src()[0]).map(|&(var, _)| var);
+                let var =
+                    acc.ok_or_else(|| CodegenError::Malformed("ASSIGN to something not an accumulator".into()))?;
+                let v = self.alu(&u.src()[1])?;
+                self.b.store(var, v, None, [])?;
+            }
+            (Op::Reduce, _) => {
+                let acc =
+                    self.acc_stack.pop().ok_or_else(|| CodegenError::Malformed("REDUCE without accumulator".into()))?;
+                let v = self.value(&acc)?;
+                self.values.insert(u.clone(), v);
+            }
+            (op, _) if op.is_alu() || op == Op::Cast => {
+                let v = self.alu(u)?;
+                self.values.insert(u.clone(), v);
+            }
+            _ => return Err(self.unsupported(u)),
+        }
+        Ok(())
+    }
+
+    /// `gid.y * (groups.x * local) + gid.x` (the device dispatches a second dimension when the groups do
+    /// not fit the first), with an early return past `size`; the result is an `Index`.
+    fn global_index(&mut self, size: i64, gid: Word, groups: Word) -> Result<Word, CodegenError> {
+        let u32_ty = self.ty(Scalar::U32);
+        let uvec3 = self.b.type_vector(u32_ty, 3);
+        let id = self.b.load(uvec3, None, gid, None, [])?;
+        let n = self.b.load(uvec3, None, groups, None, [])?;
+        let mut parts = [
+            self.b.composite_extract(u32_ty, None, id, [0])?,
+            self.b.composite_extract(u32_ty, None, id, [1])?,
+            self.b.composite_extract(u32_ty, None, n, [0])?,
+        ];
+        let wide = Scalar::Int { width: self.index_width, signed: false };
+        let wide_ty = self.ty(wide);
+        if self.index_width == 64 {
+            for p in &mut parts {
+                *p = self.b.u_convert(wide_ty, None, *p)?;
+            }
+        }
+        let [x, y, nx] = parts;
+        let local = self.literal(wide, kiln_uop::ConstValue::Int(i64::from(self.local_size)));
+        let row = self.b.i_mul(wide_ty, None, nx, local)?;
+        let above = self.b.i_mul(wide_ty, None, y, row)?;
+        let flat = self.b.i_add(wide_ty, None, above, x)?;
+        let limit = self.literal(wide, kiln_uop::ConstValue::Int(size));
+        let bool_ty = self.ty(Scalar::Bool);
+        let past = self.b.u_greater_than_equal(bool_ty, None, flat, limit)?;
+        let (exit, body) = (self.b.id(), self.b.id());
+        self.b.selection_merge(body, SelectionControl::NONE)?;
+        self.b.branch_conditional(past, exit, body, [])?;
+        self.b.begin_block(Some(exit))?;
+        self.b.ret()?;
+        self.block = self.b.begin_block(Some(body))?;
+        let index_ty = self.ty(Scalar::Int { width: self.index_width, signed: true });
+        Ok(self.b.bitcast(index_ty, None, flat)?)
+    }
+
+    fn open_loop(&mut self, range: &UOp) -> Result<(), CodegenError> {
+        let end = self.value(&range.src()[0])?;
+        let index = Scalar::Int { width: self.index_width, signed: true };
+        let index_ty = self.ty(index);
+        let zero = self.constant(index, 0.0);
+        let bool_ty = self.ty(Scalar::Bool);
+        let [header, body, cont, merge, counter, next] = std::array::from_fn(|_| self.b.id());
+        let entry = self.block;
+        self.b.branch(header)?;
+        self.b.begin_block(Some(header))?;
+        self.b.phi(index_ty, Some(counter), [(zero, entry), (next, cont)])?;
+        let more = self.b.s_less_than(bool_ty, None, counter, end)?;
+        self.b.loop_merge(merge, cont, LoopControl::NONE, [])?;
+        self.b.branch_conditional(more, body, merge, [])?;
+        self.block = self.b.begin_block(Some(body))?;
+        self.values.insert(range.clone(), counter);
+        self.loops.push(LoopFrame { header, cont, merge, counter, next });
+        Ok(())
+    }
+
+    fn close_loop(&mut self) -> Result<(), CodegenError> {
+        let frame = self.loops.pop().ok_or_else(|| CodegenError::Malformed("END_RANGE without a loop".into()))?;
+        let index = Scalar::Int { width: self.index_width, signed: true };
+        let index_ty = self.ty(index);
+        let one = self.constant(index, 1.0);
+        self.b.branch(frame.cont)?;
+        self.b.begin_block(Some(frame.cont))?;
+        self.b.i_add(index_ty, Some(frame.next), frame.counter, one)?;
+        self.b.branch(frame.header)?;
+        self.block = self.b.begin_block(Some(frame.merge))?;
+        Ok(())
+    }
+
+    /// A pointer to element `index` of the buffer `buf`.
+    fn element(&mut self, buf: &UOp, index: &UOp) -> Result<(Word, Scalar), CodegenError> {
+        let idx = self.value(index)?;
+        let member = self.constant(Scalar::Int { width: 32, signed: true }, 0.0);
+        let binding = self.buffers.get(buf).ok_or_else(|| CodegenError::Malformed("LOAD/STORE of no buffer".into()))?;
+        let (var, elem_ptr, storage) = (binding.var, binding.elem_ptr, binding.storage);
+        Ok((self.b.access_chain(elem_ptr, None, var, [member, idx])?, storage))
+    }
+
+    /// A load, widened to its compute type; a gated load reads memory only where its gate holds and
+    /// is zero elsewhere.
+    fn load(&mut self, u: &UOp) -> Result<Word, CodegenError> {
+        let Some(gate) = u.src().get(2) else {
+            return self.load_element(u);
+        };
+        let ty = self.compute_ty(u.dtype(), u)?;
+        let s = self.compute_scalar(u.dtype(), u)?;
+        let zero = self.constant(s, 0.0);
+        let cond = self.value(gate)?;
+        let entry = self.block;
+        let (then, merge) = (self.b.id(), self.b.id());
+        self.b.selection_merge(merge, SelectionControl::NONE)?;
+        self.b.branch_conditional(cond, then, merge, [])?;
+        self.block = self.b.begin_block(Some(then))?;
+        let v = self.load_element(u)?;
+        let loaded_in = self.block;
+        self.b.branch(merge)?;
+        self.block = self.b.begin_block(Some(merge))?;
+        Ok(self.b.phi(ty, None, [(v, loaded_in), (zero, entry)])?)
+    }
+
+    fn load_element(&mut self, u: &UOp) -> Result<Word, CodegenError> {
+        let (ptr, storage) = self.element(&u.src()[0], &u.src()[1])?;
+        let storage_ty = self.storage_ty(storage);
+        // The element's compute type declares the capabilities of arithmetic on it (Int8 for i8, ...).
+        self.compute_ty(u.dtype(), u)?;
+        let raw = self.b.load(storage_ty, None, ptr, None, [])?;
+        self.widen(u.dtype(), raw)
+    }
+
+    fn store(&mut self, u: &UOp) -> Result<(), CodegenError> {
+        if u.src().len() != 3 {
+            return Err(self.unsupported(u));
+        }
+        let dtype = u.src()[0].dtype();
+        if u.src()[2].dtype() != dtype {
+            return Err(CodegenError::Malformed(format!("store of {} into a {dtype} buffer", u.src()[2].dtype())));
+        }
+        let v = self.value(&u.src()[2])?;
+        let (ptr, _) = self.element(&u.src()[0], &u.src()[1])?;
+        let stored = self.narrow(dtype, v)?;
+        self.b.store(ptr, stored, None, [])?;
+        Ok(())
+    }
+
+    /// The GLSL.std.450 function `op` of `x`.
+    fn glsl(&mut self, ty: Word, op: GLOp, args: &[Word]) -> Result<Word, CodegenError> {
+        let operands = args.iter().map(|&a| Operand::IdRef(a));
+        Ok(self.b.ext_inst(ty, None, self.glsl, op as u32, operands)?)
+    }
+
+    /// The value of ALU (or cast) node `u` from its sources' values.
+    pub(super) fn alu(&mut self, u: &UOp) -> Result<Word, CodegenError> {
+        let s = u.src().iter().map(|x| self.value(x)).collect::<Result<Vec<_>, _>>()?;
+        if u.op() == Op::Cast {
+            return self.cast(&u.src()[0], u.dtype(), s[0]);
+        }
+        let d = u.dtype();
+        let ty = self.compute_ty(d, u)?;
+        let bool_ty = self.ty(Scalar::Bool);
+        let (float, boolean) = (d.is_float(), d == DType::Bool);
+        let operand = u.src()[0].dtype();
+        let signed = operand.is_signed_int();
+        let b = &mut self.b;
+        let v = match u.op() {
+            Op::Neg if boolean => b.logical_not(ty, None, s[0])?,
+            Op::Neg if float => b.f_negate(ty, None, s[0])?,
+            Op::Neg => b.s_negate(ty, None, s[0])?,
+            Op::Exp2 | Op::Log2 | Op::Sin if d == DType::F64 => return Err(self.unsupported(u)),
+            Op::Exp2 if float => self.glsl(ty, GLOp::Exp2, &s)?,
+            Op::Log2 if float => self.glsl(ty, GLOp::Log2, &s)?,
+            Op::Sin if float => self.glsl(ty, GLOp::Sin, &s)?,
+            Op::Sqrt if float => self.glsl(ty, GLOp::Sqrt, &s)?,
+            Op::Trunc if float => self.glsl(ty, GLOp::Trunc, &s)?,
+            Op::Trunc if !boolean => s[0],
+            Op::Recip if float => {
+                let one = self.constant(Scalar::Float { width: if d == DType::F64 { 64 } else { 32 } }, 1.0);
+                self.b.f_div(ty, None, one, s[0])?
+            }
+            Op::Add if boolean => b.logical_or(ty, None, s[0], s[1])?,
+            Op::Add if float => b.f_add(ty, None, s[0], s[1])?,
+            Op::Add => b.i_add(ty, None, s[0], s[1])?,
+            Op::Mul if boolean => b.logical_and(ty, None, s[0], s[1])?,
+            Op::Mul if float => b.f_mul(ty, None, s[0], s[1])?,
+            Op::Mul => b.i_mul(ty, None, s[0], s[1])?,
+            Op::Fdiv if float => b.f_div(ty, None, s[0], s[1])?,
+            Op::Idiv if !float && !boolean && signed => b.s_div(ty, None, s[0], s[1])?,
+            Op::Idiv if !float && !boolean => b.u_div(ty, None, s[0], s[1])?,
+            Op::Mod if !float && !boolean && signed => b.s_rem(ty, None, s[0], s[1])?,
+            Op::Mod if !float && !boolean => b.u_mod(ty, None, s[0], s[1])?,
+            Op::Max if boolean => b.logical_or(ty, None, s[0], s[1])?,
+            Op::Max if float => {
+                // NaN-propagating like the C renderer: `(a != a || a > b) ? a : b`.
+                let nan = b.is_nan(bool_ty, None, s[0])?;
+                let greater = b.f_ord_greater_than(bool_ty, None, s[0], s[1])?;
+                let pick = b.logical_or(bool_ty, None, nan, greater)?;
+                b.select(ty, None, pick, s[0], s[1])?
+            }
+            Op::Max => {
+                let greater = if signed {
+                    b.s_greater_than(bool_ty, None, s[0], s[1])?
+                } else {
+                    b.u_greater_than(bool_ty, None, s[0], s[1])?
+                };
+                b.select(ty, None, greater, s[0], s[1])?
+            }
+            Op::CmpLt if operand == DType::Bool => {
+                let not_a = b.logical_not(bool_ty, None, s[0])?;
+                b.logical_and(bool_ty, None, not_a, s[1])?
+            }
+            Op::CmpLt if operand.is_float() => b.f_ord_less_than(bool_ty, None, s[0], s[1])?,
+            Op::CmpLt if signed => b.s_less_than(bool_ty, None, s[0], s[1])?,
+            Op::CmpLt => b.u_less_than(bool_ty, None, s[0], s[1])?,
+            Op::CmpNe if operand == DType::Bool => b.logical_not_equal(bool_ty, None, s[0], s[1])?,
+            Op::CmpNe if operand.is_float() => b.f_unord_not_equal(bool_ty, None, s[0], s[1])?,
+            Op::CmpNe => b.i_not_equal(bool_ty, None, s[0], s[1])?,
+            Op::CmpEq if operand == DType::Bool => b.logical_equal(bool_ty, None, s[0], s[1])?,
+            Op::CmpEq if operand.is_float() => b.f_ord_equal(bool_ty, None, s[0], s[1])?,
+            Op::CmpEq => b.i_equal(bool_ty, None, s[0], s[1])?,
+            Op::And if boolean => b.logical_and(ty, None, s[0], s[1])?,
+            Op::Or if boolean => b.logical_or(ty, None, s[0], s[1])?,
+            Op::Xor if boolean => b.logical_not_equal(ty, None, s[0], s[1])?,
+            Op::And if !float => b.bitwise_and(ty, None, s[0], s[1])?,
+            Op::Or if !float => b.bitwise_or(ty, None, s[0], s[1])?,
+            Op::Xor if !float => b.bitwise_xor(ty, None, s[0], s[1])?,
+            Op::Shl if !float && !boolean => b.shift_left_logical(ty, None, s[0], s[1])?,
+            Op::Shr if !float && !boolean && signed => b.shift_right_arithmetic(ty, None, s[0], s[1])?,
+            Op::Shr if !float && !boolean => b.shift_right_logical(ty, None, s[0], s[1])?,
+            Op::Where => b.select(ty, None, s[0], s[1], s[2])?,
+            Op::MulAcc if float => {
+                let p = b.f_mul(ty, None, s[0], s[1])?;
+                b.f_add(ty, None, p, s[2])?
+            }
+            Op::MulAcc if !boolean => {
+                let p = b.i_mul(ty, None, s[0], s[1])?;
+                b.i_add(ty, None, p, s[2])?
+            }
+            _ => return Err(self.unsupported(u)),
+        };
+        Ok(v)
+    }
+}

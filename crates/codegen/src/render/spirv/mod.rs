@@ -1,0 +1,194 @@
+//! The SPIR-V renderer: a linear program becomes a Vulkan compute shader (SPIR-V 1.3, words built with
+//! `rspirv`). This file lays out the module: capabilities, the entry point and its workgroup size, one
+//! storage buffer per parameter (set 0, binding = slot) and the built-ins of the flat global index.
+//!
+//! Instructions are emitted by `instructions.rs`, conversions by `convert.rs`, types by `types.rs`.
+
+mod convert;
+mod instructions;
+mod types;
+
+use crate::error::CodegenError;
+use crate::program::Program;
+use crate::target::Dialect;
+use kiln_uop::{Op, UOp};
+use rspirv::binary::Assemble;
+use rspirv::dr::{Builder, Operand};
+use rspirv::spirv::{
+    AddressingModel, BuiltIn, Capability, Decoration, ExecutionMode, ExecutionModel, FunctionControl, MemoryModel,
+    StorageClass, Word,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use types::Scalar;
+
+impl From<rspirv::dr::Error> for CodegenError {
+    fn from(e: rspirv::dr::Error) -> CodegenError {
+        CodegenError::Malformed(format!("SPIR-V module construction failed: {e}"))
+    }
+}
+
+/// A storage buffer bound for one parameter.
+struct Binding {
+    var: Word,
+    /// Pointer to one element (StorageBuffer class).
+    elem_ptr: Word,
+    storage: Scalar,
+}
+
+/// An open loop: its blocks and its counter.
+struct LoopFrame {
+    header: Word,
+    cont: Word,
+    merge: Word,
+    counter: Word,
+    next: Word,
+}
+
+/// State of one module under construction.
+pub(super) struct Emitter {
+    b: Builder,
+    /// 32 or 64: the width of `Index`.
+    index_width: u32,
+    /// Invocations per workgroup.
+    local_size: u32,
+    capabilities: BTreeSet<Capability>,
+    extensions: BTreeSet<&'static str>,
+    constants: HashMap<(Scalar, u64), Word>,
+    glsl: Word,
+    /// SSA value of each emitted node, in its compute type.
+    values: HashMap<UOp, Word>,
+    /// Buffers by their `DEFINE_GLOBAL` node.
+    buffers: HashMap<UOp, Binding>,
+    /// Accumulator variables (Function storage) by their `DEFINE_ACC` node, and the stack of those whose
+    /// `REDUCE` has not come yet.
+    accs: HashMap<UOp, (Word, Word)>,
+    acc_stack: Vec<UOp>,
+    loops: Vec<LoopFrame>,
+    /// Label of the block under construction.
+    block: Word,
+    /// Ids of the conversion helper functions used, emitted after the kernel.
+    helpers: BTreeMap<convert::Helper, Word>,
+    /// Types whose layout decorations are already written.
+    decorated: HashSet<Word>,
+}
+
+pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
+    let local_size = u32::try_from(program.local_size.max(1)).map_err(|_| {
+        CodegenError::Malformed(format!("local size {} does not fit a SPIR-V literal", program.local_size))
+    })?;
+    let mut b = Builder::new();
+    b.set_version(1, 3);
+    let glsl = b.ext_inst_import("GLSL.std.450");
+    b.memory_model(AddressingModel::Logical, MemoryModel::GLSL450);
+    let mut e = Emitter {
+        b,
+        index_width: if program.index_fits_i32 { 32 } else { 64 },
+        local_size,
+        capabilities: BTreeSet::new(),
+        extensions: BTreeSet::new(),
+        constants: HashMap::new(),
+        glsl,
+        values: HashMap::new(),
+        buffers: HashMap::new(),
+        accs: HashMap::new(),
+        acc_stack: Vec::new(),
+        loops: Vec::new(),
+        block: 0,
+        helpers: BTreeMap::new(),
+        decorated: HashSet::new(),
+    };
+    e.require(Capability::Shader);
+    let interface = e.kernel(program)?;
+    e.emit_helpers()?;
+    let Emitter { mut b, capabilities, extensions, .. } = e;
+    for cap in capabilities {
+        b.capability(cap);
+    }
+    for ext in extensions {
+        b.extension(ext);
+    }
+    let (main, gid, groups) = interface;
+    b.entry_point(ExecutionModel::GLCompute, main, program.name.clone(), [gid, groups]);
+    b.execution_mode(main, ExecutionMode::LocalSize, [local_size, 1, 1]);
+    Ok(b.module().assemble())
+}
+
+impl Emitter {
+    fn unsupported(&self, u: &UOp) -> CodegenError {
+        CodegenError::Unsupported { op: u.op(), dtype: u.dtype(), dialect: Dialect::Spirv.name() }
+    }
+
+    /// Declares the buffers and built-ins, then emits the kernel function. Returns the function and the
+    /// two built-in input variables of its interface.
+    fn kernel(&mut self, program: &Program) -> Result<(Word, Word, Word), CodegenError> {
+        for u in &program.instructions {
+            if let (Op::DefineGlobal, kiln_uop::Arg::Buffer { id, .. }) = (u.op(), u.arg()) {
+                let binding = self.buffer(u, *id)?;
+                self.buffers.insert(u.clone(), binding);
+            }
+        }
+        let gid = self.builtin(BuiltIn::GlobalInvocationId, "gl_GlobalInvocationID");
+        let groups = self.builtin(BuiltIn::NumWorkgroups, "gl_NumWorkGroups");
+        let void = self.b.type_void();
+        let fn_ty = self.b.type_function(void, []);
+        let main = self.b.begin_function(void, None, FunctionControl::NONE, fn_ty)?;
+        self.b.name(main, program.name.clone());
+        self.block = self.b.begin_block(None)?;
+        // Function-storage variables must open the first block.
+        for u in &program.instructions {
+            if u.op() == Op::DefineAcc {
+                let ty = self.compute_ty(u.dtype(), u)?;
+                let ptr = self.pointer(StorageClass::Function, ty);
+                let var = self.b.variable(ptr, None, StorageClass::Function, None);
+                self.accs.insert(u.clone(), (var, ty));
+            }
+        }
+        for u in &program.instructions {
+            self.instruction(u, gid, groups)?;
+        }
+        if !self.loops.is_empty() {
+            return Err(CodegenError::Malformed("a loop is never closed".into()));
+        }
+        self.b.ret()?;
+        self.b.end_function()?;
+        Ok((main, gid, groups))
+    }
+
+    /// The storage buffer of parameter `slot`: a `Block` struct holding a runtime array of elements.
+    fn buffer(&mut self, u: &UOp, slot: u64) -> Result<Binding, CodegenError> {
+        let storage = self.storage_scalar(u.dtype(), u)?;
+        let elem = self.storage_ty(storage);
+        let array = self.b.type_runtime_array(elem);
+        let block = self.b.type_struct([array]);
+        if self.decorated.insert(array) {
+            let stride = match storage {
+                Scalar::Bool => 1,
+                Scalar::Int { width, .. } | Scalar::Float { width } => width / 8,
+            };
+            self.b.decorate(array, Decoration::ArrayStride, [Operand::LiteralBit32(stride)]);
+        }
+        if self.decorated.insert(block) {
+            self.b.decorate(block, Decoration::Block, []);
+            self.b.member_decorate(block, 0, Decoration::Offset, [Operand::LiteralBit32(0)]);
+        }
+        let ptr = self.pointer(StorageClass::StorageBuffer, block);
+        let var = self.b.variable(ptr, None, StorageClass::StorageBuffer, None);
+        let slot = u32::try_from(slot).map_err(|_| CodegenError::Malformed(format!("parameter slot {slot}")))?;
+        self.b.decorate(var, Decoration::DescriptorSet, [Operand::LiteralBit32(0)]);
+        self.b.decorate(var, Decoration::Binding, [Operand::LiteralBit32(slot)]);
+        self.b.name(var, format!("data{slot}"));
+        let elem_ptr = self.pointer(StorageClass::StorageBuffer, elem);
+        Ok(Binding { var, elem_ptr, storage })
+    }
+
+    /// An input variable decorated as the built-in `which` (a uvec3).
+    fn builtin(&mut self, which: BuiltIn, name: &str) -> Word {
+        let u32_ty = self.ty(Scalar::U32);
+        let uvec3 = self.b.type_vector(u32_ty, 3);
+        let ptr = self.pointer(StorageClass::Input, uvec3);
+        let var = self.b.variable(ptr, None, StorageClass::Input, None);
+        self.b.decorate(var, Decoration::BuiltIn, [Operand::BuiltIn(which)]);
+        self.b.name(var, name);
+        var
+    }
+}

@@ -1,0 +1,182 @@
+//! SPIR-V rendered for the programs of `c_snapshots.rs`, pinned as disassembly snapshots, and every
+//! module (these and a wider set covering each dtype, op, cast and 64-bit indices) checked by
+//! `spirv-val --target-env vulkan1.1`. Without spirv-val (Debian's `spirv-tools`) the validation is
+//! skipped with a loud line; CI installs it, so there it really runs.
+
+mod common;
+
+use kiln_codegen::{compile_kernel, CodegenError, Source, Target};
+use kiln_uop::{Arg, ConstValue, DType, Op, ReduceOp, UOp};
+use std::fmt::Write;
+use std::process::Command;
+
+fn spirv_val_present() -> bool {
+    Command::new("spirv-val").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+fn skipped(what: &str) {
+    eprintln!("\n=== SKIPPED: spirv-val not found ({what} not validated); apt-get install spirv-tools ===\n");
+}
+
+/// Runs spirv-val on `words`, failing with its message and the disassembly.
+fn validate(words: &[u32], what: &str) {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("kiln-spirv-{}-{n}.spv", std::process::id()));
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    std::fs::write(&path, bytes).unwrap();
+    let out = Command::new("spirv-val").args(["--target-env", "vulkan1.1"]).arg(&path).output().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "spirv-val rejects {what}:\n{}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        Source::Spirv(words.to_vec())
+    );
+}
+
+/// The SPIR-V of every kernel of the schedule of `outputs`.
+fn kernels(outputs: &[UOp]) -> Result<Vec<(kiln_codegen::Program, Vec<u32>)>, CodegenError> {
+    let schedule = kiln_schedule::schedule(outputs).expect("schedules");
+    schedule
+        .kernels
+        .iter()
+        .map(|k| {
+            let (program, source) = compile_kernel(&k.ast, &Target::VULKAN)?;
+            Ok((program, source.spirv().expect("the Vulkan target renders SPIR-V").to_vec()))
+        })
+        .collect()
+}
+
+#[test]
+fn disassembly_matches_snapshots_and_validates() {
+    let val = spirv_val_present();
+    for (name, outputs) in common::all() {
+        let mut text = String::new();
+        for (i, (program, words)) in kernels(&outputs).unwrap().into_iter().enumerate() {
+            let _ = writeln!(
+                text,
+                "; kernel {i}: {} global {} local {}",
+                program.name, program.global_size, program.local_size
+            );
+            text.push_str(&Source::Spirv(words.clone()).to_string());
+            if val {
+                validate(&words, name);
+            }
+        }
+        insta::assert_snapshot!(name, text);
+    }
+    if !val {
+        skipped("snapshot kernels");
+    }
+}
+
+fn buffer(id: u64, shape: &[usize], dtype: DType) -> UOp {
+    let b = UOp::new(Op::Buffer, dtype, vec![], Arg::Buffer { id, numel: shape.iter().product() });
+    UOp::new(Op::Reshape, dtype, vec![b], Arg::Shape(shape.to_vec()))
+}
+
+/// Programs over every dtype: unary and binary ops, comparisons, where, reductions, padding (gated
+/// loads) and casts between every pair of dtypes.
+fn dtype_programs() -> Vec<(String, Vec<UOp>)> {
+    let mut out = Vec::new();
+    for d in DType::ALL_TENSOR {
+        let (a, b) = (buffer(1, &[3, 5], d), buffer(2, &[3, 5], d));
+        let float = d.is_float();
+        let mut binary = vec![Op::Add, Op::Mul, Op::Max, Op::CmpLt, Op::CmpNe, Op::CmpEq];
+        if float {
+            binary.push(Op::Fdiv);
+        } else {
+            binary.extend([Op::And, Op::Or, Op::Xor]);
+        }
+        if d.is_int() {
+            binary.extend([Op::Idiv, Op::Mod, Op::Shl, Op::Shr]);
+        }
+        for op in binary {
+            out.push((format!("{op:?} {d}"), vec![UOp::alu(op, vec![a.clone(), b.clone()])]));
+        }
+        let unary: &[Op] =
+            if float { &[Op::Neg, Op::Exp2, Op::Log2, Op::Sin, Op::Sqrt, Op::Recip, Op::Trunc] } else { &[Op::Neg] };
+        for &op in unary {
+            out.push((format!("{op:?} {d}"), vec![UOp::alu(op, vec![a.clone()])]));
+        }
+        let cond = UOp::alu(Op::CmpLt, vec![a.clone(), b.clone()]);
+        out.push((format!("where {d}"), vec![UOp::select(&cond, &a, &b)]));
+        if d != DType::Bool {
+            out.push((format!("mulacc {d}"), vec![UOp::alu(Op::MulAcc, vec![a.clone(), b.clone(), a.clone()])]));
+        }
+        for r in [ReduceOp::Add, ReduceOp::Max, ReduceOp::Mul] {
+            let red = UOp::new(Op::ReduceAxis, d, vec![a.clone()], Arg::ReduceAxis(r, vec![1]));
+            out.push((format!("reduce {r:?} {d}"), vec![red]));
+        }
+        let padded = UOp::new(Op::Pad, d, vec![a.clone()], Arg::Pairs(vec![(1, 0), (0, 2)]));
+        out.push((format!("pad {d}"), vec![padded]));
+        for to in DType::ALL_TENSOR {
+            out.push((format!("cast {d}->{to}"), vec![a.cast(to)]));
+        }
+    }
+    let constant = UOp::constant(DType::F32, ConstValue::Float(f64::NAN));
+    let big = buffer(1, &[1 << 31], DType::F32);
+    let nan = UOp::new(Op::Expand, DType::F32, vec![constant.reshape_to(&[1])], Arg::Shape(vec![1 << 31]));
+    out.push(("64-bit index".into(), vec![big.add(&nan)]));
+    out
+}
+
+trait ReshapeTo {
+    fn reshape_to(&self, shape: &[usize]) -> UOp;
+}
+impl ReshapeTo for UOp {
+    fn reshape_to(&self, shape: &[usize]) -> UOp {
+        UOp::new(Op::Reshape, self.dtype(), vec![self.clone()], Arg::Shape(shape.to_vec()))
+    }
+}
+
+/// Whether the C renderer renders every kernel of `outputs` (the ops a dtype supports at all).
+fn c_renders(outputs: &[UOp]) -> bool {
+    let schedule = kiln_schedule::schedule(outputs).expect("schedules");
+    schedule.kernels.iter().all(|k| compile_kernel(&k.ast, &Target::CPU).is_ok())
+}
+
+#[test]
+fn every_dtype_op_and_cast_renders_valid_spirv() {
+    let val = spirv_val_present();
+    let (mut validated, mut unsupported) = (0, Vec::new());
+    for (name, outputs) in dtype_programs() {
+        match kernels(&outputs) {
+            Ok(modules) => {
+                for (program, words) in modules {
+                    if name == "64-bit index" {
+                        assert!(!program.index_fits_i32);
+                        assert!(Source::Spirv(words.clone()).to_string().contains("OpCapability Int64"));
+                    }
+                    if val {
+                        validate(&words, &name);
+                        validated += 1;
+                    }
+                }
+            }
+            Err(CodegenError::Unsupported { op, dtype, dialect }) => {
+                assert_eq!(dialect, "spirv");
+                // Only what C cannot render either, or f64 transcendentals (GLSL.std.450 has none).
+                let f64_math = dtype == DType::F64 && matches!(op, Op::Exp2 | Op::Log2 | Op::Sin);
+                assert!(f64_math || !c_renders(&outputs), "{name}: SPIR-V lacks {op:?} on {dtype}, C renders it");
+                unsupported.push(name);
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    eprintln!("validated {validated} modules; unsupported: {unsupported:?}");
+    if !val {
+        skipped("dtype programs");
+    }
+}
+
+#[test]
+fn display_prints_the_disassembly() {
+    let (program, words) = kernels(&common::elementwise_mul_add()).unwrap().remove(0);
+    let text = Source::Spirv(words).to_string();
+    assert!(text.contains("OpEntryPoint GLCompute") && text.contains(&program.name), "{text}");
+    assert!(text.contains("OpExecutionMode") && text.contains("LocalSize 128 1 1"), "{text}");
+    assert_eq!(Source::Text("int x;".into()).to_string(), "int x;");
+}
