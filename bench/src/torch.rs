@@ -28,7 +28,9 @@ pub fn reference(device: &str, quick: bool, only: Option<&[String]>) -> Vec<Valu
         cmd.arg("--quick");
     }
     if let Some(only) = only {
-        cmd.args(["--only", &only.join(",")]);
+        // The reference knows the workloads and `copy`, not kiln's own rows such as `compile`.
+        let known: Vec<&str> = only.iter().map(String::as_str).filter(|w| w.starts_with('W') || *w == "COPY").collect();
+        cmd.args(["--only", &known.join(",")]);
     }
     eprintln!("torch reference: running {}", script.display());
     match cmd.output() {
