@@ -2,7 +2,8 @@
 //! PyTorch reference (`bench/torch_ref.py`) when Python with torch is present, and prints one table
 //! of kiln against torch eager and torch.compile.
 //!
-//! Usage: `kiln-bench [--device cpu|cuda|vulkan] [--quick] [--only W1,W5] [--no-torch] [--json FILE]`.
+//! Usage: `kiln-bench [--device cpu|cuda|vulkan] [--quick] [--only W1,W5] [--no-torch] [--json FILE]`;
+//! `kiln-bench --report FILE` prints the table again from the JSON lines a run wrote.
 
 mod data;
 mod measure;
@@ -21,10 +22,12 @@ struct Options {
     torch: bool,
     json: Option<String>,
     probe: bool,
+    report: Option<String>,
 }
 
 fn parse() -> Result<Options, String> {
-    let mut o = Options { device: "cpu".into(), quick: false, only: None, torch: true, json: None, probe: false };
+    let mut o =
+        Options { device: "cpu".into(), quick: false, only: None, torch: true, json: None, probe: false, report: None };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -36,6 +39,7 @@ fn parse() -> Result<Options, String> {
             }
             "--json" => o.json = Some(args.next().ok_or("--json needs a file")?),
             "--probe-w9" => o.probe = true,
+            "--report" => o.report = Some(args.next().ok_or("--report needs a file")?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -53,6 +57,15 @@ fn main() -> ExitCode {
     };
     // The workloads create tensors on the default device, chosen here before any tensor exists.
     std::env::set_var("KILN_DEVICE", &options.device);
+    if let Some(path) = &options.report {
+        return match report_from(path) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kiln-bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = if options.probe { probe_w9(&options, start).map_err(|e| e.to_string()) } else { run(&options) };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -65,6 +78,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints the table from the JSON lines of an earlier run (kiln rows and torch rows).
+fn report_from(path: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let lines: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let (kiln, torch): (Vec<&Value>, Vec<&Value>) = lines.iter().partition(|v| v["impl"] == "kiln");
+    let rows: Vec<Row> = kiln.into_iter().filter_map(Row::from_json).collect();
+    let torch: Vec<Value> = torch.into_iter().cloned().collect();
+    println!("{}", report::table(&rows, &torch, copy_ceiling(&rows, &torch)));
+    Ok(())
+}
+
+/// The device copy bandwidth: torch's memcpy when it ran, else kiln's own copy kernel.
+fn copy_ceiling(rows: &[Row], torch: &[Value]) -> Option<f64> {
+    torch
+        .iter()
+        .find(|t| t["workload"] == "copy" && t["impl"] == "torch_eager")
+        .and_then(|t| t["value"].as_f64())
+        .or_else(|| rows.iter().find(|r| r.workload == "copy").map(|r| r.value))
 }
 
 /// Cold/warm compile-speed probe, run in a fresh process: prints one JSON line.
@@ -186,12 +219,7 @@ fn run(options: &Options) -> Result<bool, String> {
     } else {
         Vec::new()
     };
-    let copy_gbs = torch
-        .iter()
-        .find(|t| t["workload"] == "copy" && t["impl"] == "torch_eager")
-        .and_then(|t| t["value"].as_f64())
-        .or_else(|| rows.iter().find(|r| r.workload == "copy").map(|r| r.value));
-    println!("{}", report::table(&rows, &torch, copy_gbs));
+    println!("{}", report::table(&rows, &torch, copy_ceiling(&rows, &torch)));
     if let Some(path) = &options.json {
         let mut lines: Vec<String> = rows.iter().map(|r| r.to_json(&name).to_string()).collect();
         lines.extend(torch.iter().map(Value::to_string));

@@ -22,6 +22,26 @@ pub struct Row {
 }
 
 impl Row {
+    /// A kiln row read back from a JSON line written by [`Row::to_json`].
+    pub fn from_json(v: &Value) -> Option<Row> {
+        let metric = match v["metric"].as_str()? {
+            "GB/s" => "GB/s",
+            "TFLOP/s" => "TFLOP/s",
+            "us/kernel" => "us/kernel",
+            "ms" => "ms",
+            _ => return None,
+        };
+        Some(Row {
+            workload: v["workload"].as_str()?.into(),
+            variant: v["variant"].as_str().unwrap_or("").into(),
+            metric,
+            value: v["value"].as_f64()?,
+            median_ms: v["median_ms"].as_f64().unwrap_or(f64::NAN),
+            kernels: v["kernels"].as_u64().and_then(|k| usize::try_from(k).ok()),
+            ok: v["ok"].as_bool().unwrap_or(false),
+        })
+    }
+
     /// The row as a JSON line (same schema as bench/torch_ref.py).
     pub fn to_json(&self, device: &str) -> Value {
         json!({"workload": self.workload, "variant": self.variant, "impl": "kiln", "metric": self.metric,
@@ -58,7 +78,10 @@ pub fn table(rows: &[Row], torch: &[Value], copy_gbs: Option<f64>) -> String {
                 .filter(|c| *c > 0.0)
                 .map(|c| if lower_is_better(r.metric) { c / r.value } else { r.value / c });
         let ceiling = if r.metric == "GB/s" { copy_gbs.map(|c| r.value / c) } else { None };
-        let name = if r.variant.is_empty() { r.workload.clone() } else { format!("{} {}", r.workload, r.variant) };
+        let mut name = if r.variant.is_empty() { r.workload.clone() } else { format!("{} {}", r.workload, r.variant) };
+        if r.workload == "W8" {
+            name.push_str(" (no JIT)");
+        }
         out.push_str(&format!(
             "| {name}{} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             if r.ok { "" } else { " (WRONG)" },

@@ -122,7 +122,7 @@ pub fn w3(m: &Method, s: &Sizes) -> kiln::Result<Row> {
         (row[i % c] - max).exp() / row.iter().map(|v| (v - max).exp()).sum::<f64>()
     });
     let t = m.device_time(|| f()?.realize().map(drop))?;
-    Ok(row("W3", "f16", "GB/s", gbs(2 * 2 * r * c, t.seconds), t.seconds, t.kernels, ok))
+    Ok(row("W3", "", "GB/s", gbs(2 * 2 * r * c, t.seconds), t.seconds, t.kernels, ok))
 }
 
 /// W4: layernorm with weight and bias.
@@ -184,7 +184,7 @@ pub fn w6(m: &Method, s: &Sizes) -> kiln::Result<Row> {
     });
     let t = m.device_time(|| f()?.realize().map(drop))?;
     let flops = 2.0 * (n * ch * hw * hw * ch * 9) as f64;
-    Ok(row("W6", "f16", "TFLOP/s", flops / t.seconds.max(1e-12) / 1e12, t.seconds, t.kernels, ok))
+    Ok(row("W6", "", "TFLOP/s", flops / t.seconds.max(1e-12) / 1e12, t.seconds, t.kernels, ok))
 }
 
 /// W7: the seed case, `a+b+c` and `a+b+d` realized together.
@@ -220,7 +220,7 @@ pub fn w8(m: &Method, device: &kiln::Device) -> kiln::Result<Row> {
     let got = read(&chain()?)?;
     let ok = spot_check(&got, 64, 1e-4, |i| x.host[i] * 1.0001f64.powi(100));
     let t = m.wall_time(device, || chain().map(|_| 100))?;
-    Ok(row("W8", "no JIT", "us/kernel", t.seconds * 1e6 / 100.0, t.seconds, 100, ok))
+    Ok(row("W8", "", "us/kernel", t.seconds * 1e6 / 100.0, t.seconds, 100, ok))
 }
 
 /// Weights of one decoder layer: (weight, bias) pairs.
@@ -300,7 +300,7 @@ pub fn w9(m: &Method, s: &Sizes) -> kiln::Result<Row> {
     let got = read(&gpt_graph(g, &setup)?)?;
     let ok = normalized_rows(&got, g.width);
     let t = m.device_time(|| gpt_graph(g, &setup)?.realize().map(drop))?;
-    Ok(row("W9", "f16", "ms", t.seconds * 1e3, t.seconds, t.kernels, ok))
+    Ok(row("W9", "", "ms", t.seconds * 1e3, t.seconds, t.kernels, ok))
 }
 
 /// A copy kernel of 2^26 f32 (the ceiling kiln's own kernels can reach without torch in the run).
@@ -310,5 +310,5 @@ pub fn copy(m: &Method, s: &Sizes) -> kiln::Result<Row> {
     let f = || x.tensor.add(&x.tensor.full_like(0.0, DType::F32)?);
     let ok = spot_check(&read(&f()?)?, 1024, 0.0, |i| x.host[i]);
     let t = m.device_time(|| f()?.realize().map(drop))?;
-    Ok(row("copy", "kiln", "GB/s", gbs(8 * n, t.seconds), t.seconds, t.kernels, ok))
+    Ok(row("copy", "", "GB/s", gbs(8 * n, t.seconds), t.seconds, t.kernels, ok))
 }
