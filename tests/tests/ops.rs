@@ -362,7 +362,10 @@ fn bad_input_is_an_error_naming_the_problem() -> kiln::Result<()> {
         Err(e) => assert!(e.to_string().contains("CUDA"), "{e}"),
         Ok(_) => panic!("CUDA device 99 cannot exist"),
     }
-    assert!(kiln::Device::vulkan(0).is_err());
+    match kiln::Device::vulkan(4096) {
+        Err(e) => assert!(e.to_string().contains("VULKAN"), "{e}"),
+        Ok(_) => panic!("Vulkan device 4096 cannot exist"),
+    }
     assert!(kiln::Device::by_name("tpu").is_err());
     Ok(())
 }

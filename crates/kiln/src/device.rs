@@ -30,12 +30,24 @@ impl Device {
         Ok(device)
     }
 
-    /// Vulkan device `index`.
+    /// Vulkan device `index`: discrete GPUs first, then integrated, virtual and CPU implementations
+    /// (an error naming the reason when there is no loader or no such device).
     pub fn vulkan(index: usize) -> Result<Device> {
-        Err(Error::Runtime(RuntimeError::Unavailable {
-            device: format!("VULKAN:{index}"),
-            reason: "this build of kiln has no Vulkan backend yet".into(),
-        }))
+        Device::open_vulkan(index).map(|(d, _)| d)
+    }
+
+    /// Vulkan device `index` and whether it is a CPU implementation (lavapipe), opened once.
+    fn open_vulkan(index: usize) -> Result<(Device, bool)> {
+        static VULKAN: Mutex<Vec<(usize, Device, bool)>> = Mutex::new(Vec::new());
+        let mut opened = VULKAN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, d, cpu)) = opened.iter().find(|(i, _, _)| *i == index) {
+            return Ok((d.clone(), *cpu));
+        }
+        let vulkan = kiln_vulkan::VulkanDevice::new(index)?;
+        let cpu = vulkan.is_cpu_implementation();
+        let device = Device(Arc::new(vulkan));
+        opened.push((index, device.clone(), cpu));
+        Ok((device, cpu))
     }
 
     /// The device named by `KILN_DEVICE` (`cpu`, `cuda`, `cuda:1`, `vulkan`), else the best present.
@@ -50,7 +62,16 @@ impl Device {
     fn from_env() -> Result<Device> {
         match std::env::var("KILN_DEVICE") {
             Ok(name) if !name.trim().is_empty() => Device::by_name(name.trim()),
-            _ => Device::cuda(0).or_else(|_| Device::vulkan(0)).or_else(|_| Device::cpu()),
+            // A Vulkan implementation on the CPU (lavapipe) is no better than the CPU device.
+            _ => Device::cuda(0)
+                .or_else(|_| match Device::open_vulkan(0)? {
+                    (device, false) => Ok(device),
+                    (device, true) => Err(Error::Invalid {
+                        op: "default_device",
+                        reason: format!("{} runs on the CPU", device.name()),
+                    }),
+                })
+                .or_else(|_| Device::cpu()),
         }
     }
 

@@ -1,1 +1,15 @@
-//! kiln-vulkan: the Vulkan device (ash compute pipelines, buffers and timestamp queries).
+//! kiln-vulkan: the Vulkan device (ash, loader opened at run time): compute pipelines from the SPIR-V
+//! renderer, storage buffers, one command buffer and fence per launch, timestamp queries for timed
+//! launches. No loader or no device is a clear `RuntimeError::Unavailable`, never a panic.
+// Every Vulkan call through ash is `unsafe`: the crate keeps the handles' lifetimes and the mapped
+// pointers' bounds itself.
+#![allow(unsafe_code)]
+
+mod context;
+mod device;
+mod memory;
+mod pipeline;
+
+pub use context::Features;
+pub use device::VulkanDevice;
+pub use pipeline::missing_features;

@@ -1,0 +1,151 @@
+//! Compiling a kernel: the SPIR-V module's capabilities are checked against the device's features and
+//! its shape against the device's limits, then it becomes a shader module, a descriptor set layout (one
+//! storage buffer per parameter, binding = slot), a pipeline layout and a compute pipeline (through the
+//! device's pipeline cache).
+
+use crate::context::{Context, Features};
+use ash::vk;
+use kiln_codegen::Program;
+use kiln_runtime::RuntimeError;
+use spirv::Capability;
+use std::ffi::CString;
+use std::sync::Arc;
+
+/// A compiled kernel; its Vulkan objects are destroyed when the last user drops it.
+pub(crate) struct VulkanKernel {
+    ctx: Arc<Context>,
+    module: vk::ShaderModule,
+    pub set_layout: vk::DescriptorSetLayout,
+    pub layout: vk::PipelineLayout,
+    pub pipeline: vk::Pipeline,
+}
+
+impl Drop for VulkanKernel {
+    fn drop(&mut self) {
+        // SAFETY: launches wait for their fences before their resources go (the device synchronises
+        // before it is dropped, and a kernel in flight is kept alive by the caller's handle).
+        unsafe {
+            let d = &self.ctx.device;
+            d.destroy_pipeline(self.pipeline, None);
+            d.destroy_pipeline_layout(self.layout, None);
+            d.destroy_descriptor_set_layout(self.set_layout, None);
+            d.destroy_shader_module(self.module, None);
+        }
+    }
+}
+
+/// The capabilities a SPIR-V module declares (`OpCapability`, opcode 17, in its preamble).
+fn capabilities(words: &[u32]) -> Vec<u32> {
+    let mut caps = Vec::new();
+    let mut i = 5;
+    while let Some(&head) = words.get(i) {
+        let (count, opcode) = ((head >> 16) as usize, head & 0xffff);
+        if count == 0 {
+            break;
+        }
+        if opcode == spirv::Op::Capability as u32 {
+            caps.extend(words.get(i + 1).copied());
+        }
+        i += count;
+    }
+    caps
+}
+
+/// The device features (by their Vulkan names) that the module `words` needs and `features` lacks,
+/// each with the SPIR-V capability that needs it.
+pub fn missing_features(words: &[u32], features: &Features) -> Vec<String> {
+    let table = [
+        (Capability::Int8, "shaderInt8", features.int8),
+        (Capability::Int16, "shaderInt16", features.int16),
+        (Capability::Int64, "shaderInt64", features.int64),
+        (Capability::Float64, "shaderFloat64", features.float64),
+        (Capability::StorageBuffer8BitAccess, "storageBuffer8BitAccess", features.storage8),
+        (Capability::StorageBuffer16BitAccess, "storageBuffer16BitAccess", features.storage16),
+    ];
+    let declared = capabilities(words);
+    let mut missing = Vec::new();
+    for cap in declared {
+        match table.iter().find(|(c, _, _)| *c as u32 == cap) {
+            Some((c, name, false)) => missing.push(format!("{name} (SPIR-V capability {c:?})")),
+            Some(_) => {}
+            None if cap == Capability::Shader as u32 => {}
+            None => missing.push(format!("SPIR-V capability {cap}, which kiln-vulkan does not enable")),
+        }
+    }
+    missing
+}
+
+impl VulkanKernel {
+    /// Builds the pipeline of `program` from its SPIR-V `words`.
+    pub(crate) fn new(
+        ctx: &Arc<Context>,
+        cache: vk::PipelineCache,
+        program: &Program,
+        words: &[u32],
+        label: &str,
+    ) -> Result<VulkanKernel, RuntimeError> {
+        let fail = |log: String| RuntimeError::Compile { name: program.name.clone(), log: format!("{label}: {log}") };
+        let missing = missing_features(words, &ctx.features);
+        if !missing.is_empty() {
+            return Err(fail(format!("the kernel needs device features this device lacks: {}", missing.join(", "))));
+        }
+        let limits = ctx.limits();
+        let local = u32::try_from(program.local_size).unwrap_or(u32::MAX);
+        if local > limits.max_compute_work_group_size[0] || local > limits.max_compute_work_group_invocations {
+            return Err(fail(format!(
+                "workgroup of {local} invocations exceeds maxComputeWorkGroupSize[0] {} / maxComputeWorkGroupInvocations {}",
+                limits.max_compute_work_group_size[0], limits.max_compute_work_group_invocations
+            )));
+        }
+        let params = u32::try_from(program.params.len()).unwrap_or(u32::MAX);
+        if params > limits.max_per_stage_descriptor_storage_buffers {
+            return Err(fail(format!(
+                "{params} buffers exceed maxPerStageDescriptorStorageBuffers {}",
+                limits.max_per_stage_descriptor_storage_buffers
+            )));
+        }
+        let entry = CString::new(program.name.clone()).map_err(|_| fail("kernel name contains a NUL byte".into()))?;
+        let d = &ctx.device;
+        // SAFETY: valid SPIR-V words (validated in the renderer's tests); destroyed with the kernel.
+        let module = unsafe { d.create_shader_module(&vk::ShaderModuleCreateInfo::default().code(words), None) }
+            .map_err(|e| fail(format!("vkCreateShaderModule: {e}")))?;
+        let bindings: Vec<vk::DescriptorSetLayoutBinding> = (0..params)
+            .map(|i| {
+                vk::DescriptorSetLayoutBinding::default()
+                    .binding(i)
+                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                    .descriptor_count(1)
+                    .stage_flags(vk::ShaderStageFlags::COMPUTE)
+            })
+            .collect();
+        // The partly built kernel destroys what exists so far if a later step fails (null handles
+        // are ignored by the destroy calls).
+        let mut kernel = VulkanKernel {
+            ctx: Arc::clone(ctx),
+            module,
+            set_layout: vk::DescriptorSetLayout::null(),
+            layout: vk::PipelineLayout::null(),
+            pipeline: vk::Pipeline::null(),
+        };
+        let set_info = vk::DescriptorSetLayoutCreateInfo::default().bindings(&bindings);
+        // SAFETY: the create infos live across each call.
+        kernel.set_layout = unsafe { d.create_descriptor_set_layout(&set_info, None) }
+            .map_err(|e| fail(format!("vkCreateDescriptorSetLayout: {e}")))?;
+        let set_layouts = [kernel.set_layout];
+        // SAFETY: as above.
+        kernel.layout = unsafe {
+            d.create_pipeline_layout(&vk::PipelineLayoutCreateInfo::default().set_layouts(&set_layouts), None)
+        }
+        .map_err(|e| fail(format!("vkCreatePipelineLayout: {e}")))?;
+        let stage = vk::PipelineShaderStageCreateInfo::default()
+            .stage(vk::ShaderStageFlags::COMPUTE)
+            .module(kernel.module)
+            .name(&entry);
+        let info = [vk::ComputePipelineCreateInfo::default().stage(stage).layout(kernel.layout)];
+        // SAFETY: as above; the cache belongs to the same device.
+        let pipelines = unsafe { d.create_compute_pipelines(cache, &info, None) }
+            .map_err(|(_, e)| fail(format!("vkCreateComputePipelines: {e}")))?;
+        kernel.pipeline = pipelines.first().copied().ok_or_else(|| fail("no pipeline created".into()))?;
+        Ok(kernel)
+    }
+}

@@ -1,0 +1,218 @@
+//! The Vulkan device on whatever Vulkan is present (lavapipe in CI, the NVIDIA driver on a GPU
+//! machine): opening errors, copies, the buffer-range limit, large grids (2-D dispatch), timed
+//! launches, and the fixed program set of the CUDA tests against its Rust reference. Without a Vulkan
+//! device they print a loud SKIPPED line; with `KILN_TEST_DEVICES` naming `vulkan` a missing one fails.
+
+#[path = "../../cuda/tests/common/mod.rs"]
+mod common;
+
+use kiln_codegen::{compile_kernel, Source, Target};
+use kiln_runtime::{run_schedule, Buffer, Device, RuntimeError};
+use kiln_schedule::BufferRef;
+use kiln_uop::{Arg, DType, Op, ReduceOp, UOp};
+use kiln_vulkan::{missing_features, Features, VulkanDevice};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Vulkan device 0, or `None` after a loud skip notice.
+fn device() -> Option<Arc<VulkanDevice>> {
+    match VulkanDevice::new(0) {
+        Ok(d) => Some(Arc::new(d)),
+        Err(e) => {
+            let required = std::env::var("KILN_TEST_DEVICES").is_ok_and(|v| v.split(',').any(|d| d.trim() == "vulkan"));
+            assert!(!required, "KILN_TEST_DEVICES names vulkan but VULKAN:0 is unavailable: {e}");
+            eprintln!("\n=== SKIPPED: no Vulkan device ({e}) ===\n");
+            None
+        }
+    }
+}
+
+fn dyn_device(d: &Arc<VulkanDevice>) -> Arc<dyn Device> {
+    Arc::clone(d) as Arc<dyn Device>
+}
+
+fn encode(values: &[f64], dtype: DType) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|&v| match dtype {
+            DType::F32 => (v as f32).to_le_bytes().to_vec(),
+            DType::F16 => half::f16::from_f64(v).to_le_bytes().to_vec(),
+            DType::BF16 => half::bf16::from_f64(v).to_le_bytes().to_vec(),
+            other => panic!("no test encoding for {other:?}"),
+        })
+        .collect()
+}
+
+fn decode(bytes: &[u8], dtype: DType) -> Vec<f64> {
+    match dtype {
+        DType::F32 => bytes.chunks_exact(4).map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect(),
+        DType::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
+        DType::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
+        other => panic!("no test decoding for {other:?}"),
+    }
+}
+
+#[test]
+fn no_loader_is_unavailable() {
+    let missing = std::path::Path::new("/nonexistent/libvulkan.so.1");
+    let Err(RuntimeError::Unavailable { device, reason }) = VulkanDevice::with_loader(Some(missing), 0) else {
+        panic!("a Vulkan device opened without a loader")
+    };
+    assert_eq!(device, "VULKAN:0");
+    assert!(reason.contains("no Vulkan loader") && reason.contains("/nonexistent/libvulkan.so.1"), "{reason}");
+    eprintln!("without a loader: {reason}");
+}
+
+#[test]
+fn an_index_out_of_range_is_unavailable() {
+    let Err(RuntimeError::Unavailable { device, reason }) = VulkanDevice::new(4096) else {
+        panic!("VULKAN:4096 opened")
+    };
+    assert_eq!(device, "VULKAN:4096");
+    eprintln!("VULKAN:4096: {reason}");
+}
+
+#[test]
+fn missing_features_are_named() {
+    let x = common::buffer(1, &[4], DType::F64);
+    let schedule = kiln_schedule::schedule(&[x.add(&x)]).unwrap();
+    let (_, source) = compile_kernel(&schedule.kernels[0].ast, &Target::VULKAN).unwrap();
+    let words = source.spirv().unwrap();
+    let missing = missing_features(words, &Features::default());
+    assert_eq!(missing, vec!["shaderFloat64 (SPIR-V capability Float64)".to_string()]);
+    let all = Features { int8: true, int16: true, int64: true, float64: true, storage8: true, storage16: true };
+    assert!(missing_features(words, &all).is_empty());
+}
+
+#[test]
+fn copies_round_trip() {
+    let Some(dev) = device() else { return };
+    let dev = dyn_device(&dev);
+    eprintln!("device: {}", dev.name());
+    for n in [0usize, 1, 3, 4096, (1 << 20) + 7] {
+        let data: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
+        let buf = Buffer::alloc(&dev, n).unwrap();
+        buf.copy_in(&data).unwrap();
+        assert_eq!(buf.to_host().unwrap(), data, "{n} bytes");
+    }
+}
+
+#[test]
+fn text_source_is_a_compile_error() {
+    let Some(dev) = device() else { return };
+    let schedule = kiln_schedule::schedule(&common::cases()[0].outputs).unwrap();
+    let (program, _) = compile_kernel(&schedule.kernels[0].ast, &Target::VULKAN).unwrap();
+    let Err(RuntimeError::Compile { name, log }) = dev.compile(&program, &Source::Text("int x;".into())) else {
+        panic!("text accepted")
+    };
+    assert_eq!(name, program.name);
+    assert!(log.contains("compiles SPIR-V"), "{log}");
+}
+
+/// The sum of a buffer one element larger than `maxStorageBufferRange` allows: the launch must fail
+/// naming the limit, and the device must stay usable.
+#[test]
+fn a_buffer_beyond_the_storage_range_limit_is_a_clear_error() {
+    let Some(vk) = device() else { return };
+    let dev = dyn_device(&vk);
+    let limit = vk.max_storage_buffer_range();
+    let numel = usize::try_from(limit / 4 + 1).unwrap();
+    let x = common::buffer(1, &[numel], DType::F32);
+    let sum = UOp::new(Op::ReduceAxis, DType::F32, vec![x], Arg::ReduceAxis(ReduceOp::Add, vec![0]));
+    let schedule = kiln_schedule::schedule(&[sum]).unwrap();
+    let (program, source) = compile_kernel(&schedule.kernels[0].ast, &Target::VULKAN).unwrap();
+    let kernel = dev.compile(&program, &source).unwrap();
+    let big = Buffer::alloc(&dev, numel * 4).unwrap();
+    let out = Buffer::alloc(&dev, program.params[0].numel * 4).unwrap();
+    assert_eq!(program.params[1].numel, numel, "slot 0 is the output, slot 1 the input");
+    let args = [out.raw(), big.raw()];
+    let err = dev.launch(&kernel, &program, &args, false).expect_err("launch beyond the limit");
+    let text = err.to_string();
+    assert!(text.contains("maxStorageBufferRange") && text.contains(&limit.to_string()), "{text}");
+    eprintln!("{} bytes on {}: {text}", numel * 4, dev.name());
+    drop(big);
+    let small = Buffer::alloc(&dev, 8).unwrap();
+    small.copy_in(&[1u8; 8]).unwrap();
+    assert_eq!(small.to_host().unwrap(), [1u8; 8]);
+}
+
+/// More workgroups than `maxComputeWorkGroupCount[0]` on lavapipe (65535 x 128 invocations): the grid
+/// is dispatched in two dimensions and the flat index rebuilt in the shader.
+#[test]
+fn large_grids_cover_every_element() {
+    let Some(vk) = device() else { return };
+    let dev = dyn_device(&vk);
+    let n = 65_535 * 128 + 1000;
+    let (a, b) = (common::buffer(1, &[n], DType::F32), common::buffer(2, &[n], DType::F32));
+    let schedule = kiln_schedule::schedule(&[a.add(&b)]).unwrap();
+    let mut bound = HashMap::new();
+    for id in [1u64, 2] {
+        let values: Vec<u8> = (0..n).flat_map(|i| ((i % 1000) as f32 * id as f32).to_le_bytes()).collect();
+        let buf = Buffer::alloc(&dev, values.len()).unwrap();
+        buf.copy_in(&values).unwrap();
+        bound.insert(id, Arc::new(buf));
+    }
+    let (fresh, _) = run_schedule(&dev, &schedule, &bound).unwrap();
+    let BufferRef::New(i) = schedule.outputs[0] else { panic!("output is an input") };
+    let got = decode(&fresh[i].to_host().unwrap(), DType::F32);
+    for idx in [0, 1, 65_535 * 128 - 1, 65_535 * 128, n - 1] {
+        assert_eq!(got[idx], (idx % 1000) as f64 * 3.0, "element {idx}");
+    }
+    assert!(got.iter().enumerate().all(|(i, &g)| g == (i % 1000) as f64 * 3.0));
+}
+
+#[test]
+fn timed_launches_report_device_seconds() {
+    let Some(vk) = device() else { return };
+    let dev = dyn_device(&vk);
+    let schedule = kiln_schedule::schedule(&common::cases()[0].outputs).unwrap();
+    let (program, source) = compile_kernel(&schedule.kernels[0].ast, &Target::VULKAN).unwrap();
+    let kernel = dev.compile(&program, &source).unwrap();
+    let again = dev.compile(&program, &source).unwrap();
+    assert!(Arc::ptr_eq(&kernel, &again), "one pipeline per SPIR-V module");
+    let bufs: Vec<Buffer> =
+        program.params.iter().map(|p| Buffer::alloc(&dev, p.numel * p.dtype.size()).unwrap()).collect();
+    let args: Vec<_> = bufs.iter().map(Buffer::raw).collect();
+    let seconds = dev.launch(&kernel, &program, &args, true).unwrap().expect("a timed launch returns its time");
+    assert!(seconds > 0.0 && seconds < 1.0, "{seconds}");
+    assert_eq!(dev.launch(&kernel, &program, &args, false).unwrap(), None);
+    dev.synchronize().unwrap();
+    eprintln!("{} on {}: {:.2} us", program.name, dev.name(), seconds * 1e6);
+}
+
+#[test]
+fn every_program_matches_its_reference() {
+    let Some(vk) = device() else { return };
+    let dev = dyn_device(&vk);
+    for case in common::cases() {
+        let inputs: Vec<Vec<f64>> = case.inputs.iter().map(|i| common::data(i.id, i.shape.iter().product())).collect();
+        let mut bound = HashMap::new();
+        for (input, values) in case.inputs.iter().zip(&inputs) {
+            let bytes = encode(values, input.dtype);
+            let buf = Buffer::alloc(&dev, bytes.len()).unwrap();
+            buf.copy_in(&bytes).unwrap();
+            bound.insert(input.id, Arc::new(buf));
+        }
+        let schedule = kiln_schedule::schedule(&case.outputs).unwrap();
+        let (fresh, times) = run_schedule(&dev, &schedule, &bound).unwrap();
+        dev.synchronize().unwrap();
+        let expected = (case.reference)(&inputs);
+        for ((out, r), want) in case.outputs.iter().zip(&schedule.outputs).zip(&expected) {
+            let buf = match r {
+                BufferRef::Input(id) => &bound[id],
+                BufferRef::New(i) => &fresh[*i],
+            };
+            let got = decode(&buf.to_host().unwrap(), out.dtype());
+            assert_eq!(got.len(), want.len(), "{}", case.name);
+            for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                assert!((g - w).abs() <= case.tolerance * (1.0 + w.abs()), "{}[{i}]: got {g}, want {w}", case.name);
+            }
+        }
+        eprintln!(
+            "{:<14} ok: {} kernel(s), compile {:.1} ms",
+            case.name,
+            times.kernels,
+            times.compile.as_secs_f64() * 1e3
+        );
+    }
+}
