@@ -8,18 +8,31 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Packages whose test binaries exercise a GPU (the default selection).
-const PACKAGES: [&str; 3] = ["kiln-cuda", "kiln-conformance", "kiln"];
+const PACKAGES: [&str; 4] = ["kiln-cuda", "kiln-vulkan", "kiln-conformance", "kiln"];
 
 const RUN_SH: &str = r#"#!/usr/bin/env bash
-# Runs kiln's GPU test binaries (KILN_TEST_DEVICES=cuda, one test thread) and the quickstart on CUDA.
+# Runs kiln's GPU test binaries (KILN_TEST_DEVICES=cuda, one test thread), the Vulkan tests and the
+# conformance binaries again with KILN_TEST_DEVICES=vulkan, and the quickstart on CUDA and on Vulkan.
 # Made by `cargo xtask gpu-pack`; run from anywhere inside the repository copy. Logs: $OUT/gpu-pack.log.
+# Vulkan loader: a `.gl` folder of loader .debs beside `.gpu` is unpacked first (the device README's
+# recipe); without an ICD in the usual places, the NVIDIA one under /usr/local/nvidia is named.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
 export KILN_TEST_DEVICES=cuda INSTA_UPDATE=no CI=true
-export INSTA_WORKSPACE_ROOT="${INSTA_WORKSPACE_ROOT:-$(dirname "$here")}"
+export INSTA_WORKSPACE_ROOT="${INSTA_WORKSPACE_ROOT:-$root}"
 export KILN_CACHE_DIR="${KILN_CACHE_DIR:-/tmp/kiln-cache}"
 log="${OUT:-$here}/gpu-pack.log"
 : >"$log"
+if compgen -G "$root/.gl/*.deb" >/dev/null; then
+    for f in "$root"/.gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [[ -z "${VK_DRIVER_FILES:-}" && -f "$nvidia_icd" ]] && ! compgen -G "/usr/share/vulkan/icd.d/*nvidia*" >/dev/null \
+    && ! compgen -G "/etc/vulkan/icd.d/*nvidia*" >/dev/null; then
+    export VK_DRIVER_FILES="$nvidia_icd"
+fi
 failed=()
 run() {
     local name="$1"; shift
@@ -28,9 +41,18 @@ run() {
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee -a "$log" || true
 for t in "$here"/tests/*; do
-    run "$(basename "$t")" "$t" --test-threads=1
+    case "$(basename "$t")" in
+        kiln-vulkan-*) run "$(basename "$t") (vulkan)" env KILN_TEST_DEVICES=vulkan "$t" --test-threads=1 ;;
+        *) run "$(basename "$t")" "$t" --test-threads=1 ;;
+    esac
 done
-if [[ -x "$here/quickstart" ]]; then run quickstart env KILN_DEVICE=cuda "$here/quickstart"; fi
+for t in "$here"/tests/kiln-conformance-*; do
+    run "$(basename "$t") (vulkan)" env KILN_TEST_DEVICES=vulkan "$t" --test-threads=1
+done
+if [[ -x "$here/quickstart" ]]; then
+    run quickstart env KILN_DEVICE=cuda "$here/quickstart"
+    run "quickstart (vulkan)" env KILN_DEVICE=vulkan "$here/quickstart"
+fi
 echo "=== summary: ${#failed[@]} failed${failed[*]:+: ${failed[*]}}" | tee -a "$log"
 [[ ${#failed[@]} -eq 0 ]]
 "#;

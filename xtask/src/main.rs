@@ -1,6 +1,7 @@
 //! `cargo xtask`: kiln's automation as a Rust program, so it runs the same on every machine.
 //!
-//! Commands: `test-all` (fmt, clippy, check-layers, tests with insta in CI mode, test-gpu),
+//! Commands: `test-all` (fmt, clippy, check-layers, tests with insta in CI mode, the conformance suite
+//! again on Vulkan when a Vulkan device opens, test-gpu),
 //! `test-gpu`, `gpu-pack`, `check-layers`, `bench`.
 
 mod gpu_pack;
@@ -17,7 +18,7 @@ fn main() -> ExitCode {
         Some("check-layers") => layers::check_workspace(),
         Some("bench") => bench(&args[1..]),
         _ => Err("usage: cargo xtask <command>
-  test-all       fmt, clippy, check-layers, all tests, test-gpu
+  test-all       fmt, clippy, check-layers, all tests, conformance on Vulkan, test-gpu
   test-gpu       GPU tests (reports loudly when skipped)
   gpu-pack [-p PKG]  release GPU test binaries and quickstart, stripped into .gpu/ with run.sh
   check-layers   enforce the crate layer order
@@ -53,7 +54,29 @@ fn test_all() -> Result<(), String> {
     cargo(&["clippy", "--workspace", "--all-targets", "-j2", "--", "-D", "warnings"], &[])?;
     layers::check_workspace()?;
     cargo(&["test", "--workspace", "-j2"], &[("INSTA_UPDATE", "no"), ("CI", "true")])?;
+    test_vulkan()?;
     test_gpu()
+}
+
+/// The conformance suite (ops and random programs) on Vulkan device 0, when one opens (lavapipe in CI).
+fn test_vulkan() -> Result<(), String> {
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let probe = Command::new(&cargo_bin)
+        .args(["run", "-q", "-j2", "-p", "kiln-vulkan", "--example", "vulkan_probe"])
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !probe.status.success() {
+        eprintln!("\n==============================================================");
+        eprintln!("xtask test-all: Vulkan conformance SKIPPED: no Vulkan device");
+        eprintln!("  ({})", String::from_utf8_lossy(&probe.stderr).trim());
+        eprintln!("==============================================================\n");
+        return Ok(());
+    }
+    eprintln!("xtask: conformance suite on {}", String::from_utf8_lossy(&probe.stdout).trim());
+    cargo(
+        &["test", "-j2", "-p", "kiln-conformance"],
+        &[("KILN_TEST_DEVICES", "vulkan"), ("INSTA_UPDATE", "no"), ("CI", "true")],
+    )
 }
 
 fn test_gpu() -> Result<(), String> {
