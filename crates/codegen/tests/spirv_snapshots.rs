@@ -116,6 +116,16 @@ fn dtype_programs() -> Vec<(String, Vec<UOp>)> {
             out.push((format!("cast {d}->{to}"), vec![a.cast(to)]));
         }
     }
+    // A reduce inside a reduce's loop: max over i, j of |sum_k a[i,k] * b[k,j] - a[i,j]|.
+    let (m, e) = (buffer(1, &[8, 8], DType::F32), buffer(2, &[8, 8], DType::F32));
+    let m3 = UOp::new(Op::Expand, DType::F32, vec![m.reshape_to(&[8, 1, 8])], Arg::Shape(vec![8, 8, 8]));
+    let et = UOp::new(Op::Permute, DType::F32, vec![e], Arg::Axes(vec![1, 0]));
+    let e3 = UOp::new(Op::Expand, DType::F32, vec![et.reshape_to(&[1, 8, 8])], Arg::Shape(vec![8, 8, 8]));
+    let prod = UOp::new(Op::ReduceAxis, DType::F32, vec![m3.mul(&e3)], Arg::ReduceAxis(ReduceOp::Add, vec![2]));
+    let diff = prod.reshape_to(&[8, 8]).sub(&m);
+    let abs = UOp::alu(Op::Max, vec![diff.clone(), UOp::alu(Op::Neg, vec![diff])]);
+    let all = UOp::new(Op::ReduceAxis, DType::F32, vec![abs], Arg::ReduceAxis(ReduceOp::Max, vec![0, 1]));
+    out.push(("nested reduce".into(), vec![all]));
     let constant = UOp::constant(DType::F32, ConstValue::Float(f64::NAN));
     let big = buffer(1, &[1 << 31], DType::F32);
     let nan = UOp::new(Op::Expand, DType::F32, vec![constant.reshape_to(&[1])], Arg::Shape(vec![1 << 31]));

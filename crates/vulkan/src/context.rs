@@ -34,6 +34,9 @@ pub(crate) struct Context {
     pub memory: vk::PhysicalDeviceMemoryProperties,
     /// `maxMemoryAllocationSize` (Vulkan 1.1).
     pub max_allocation: u64,
+    /// Loop iterations one invocation may run before the driver silently stops the loop (llvmpipe
+    /// stops every loop after 65535 iterations, counted across enclosing loops).
+    pub loop_limit: Option<u64>,
     pub features: Features,
     /// Valid bits of the queue's timestamps (0: no timestamps).
     pub timestamp_bits: u32,
@@ -91,7 +94,7 @@ impl Context {
             unsafe { entry.create_instance(&vk::InstanceCreateInfo::default().application_info(&app), None) }
                 .map_err(|e| unavailable(format!("vkCreateInstance failed: {e}")))?;
         match Self::with_instance(&instance, index, label) {
-            Ok((candidate, device, features, max_allocation)) => {
+            Ok((candidate, device, features, max_allocation, driver)) => {
                 // SAFETY: the physical device came from this instance.
                 let memory = unsafe { instance.get_physical_device_memory_properties(candidate.physical) };
                 let gpu_name = candidate
@@ -106,6 +109,7 @@ impl Context {
                     properties: candidate.properties,
                     memory,
                     max_allocation,
+                    loop_limit: (driver == vk::DriverId::MESA_LLVMPIPE).then_some(65_535),
                     features,
                     timestamp_bits: candidate.timestamp_bits,
                     gpu_name,
@@ -123,7 +127,7 @@ impl Context {
         instance: &ash::Instance,
         index: usize,
         label: &str,
-    ) -> Result<(Candidate, ash::Device, Features, u64), RuntimeError> {
+    ) -> Result<(Candidate, ash::Device, Features, u64, vk::DriverId), RuntimeError> {
         let unavailable = |reason: String| RuntimeError::Unavailable { device: label.to_string(), reason };
         // SAFETY: plain queries on a live instance.
         let physicals = unsafe { instance.enumerate_physical_devices() }
@@ -159,7 +163,7 @@ impl Context {
             )));
         }
         let candidate = candidates.swap_remove(index);
-        let (features, max_allocation) = query_features(instance, candidate.physical);
+        let (features, max_allocation, driver) = query_features(instance, candidate.physical);
         let core = vk::PhysicalDeviceFeatures::default()
             .shader_int16(features.int16)
             .shader_int64(features.int64)
@@ -180,7 +184,7 @@ impl Context {
         // SAFETY: the create info and its chain live across the call; only supported features are on.
         let device = unsafe { instance.create_device(candidate.physical, &info, None) }
             .map_err(|e| unavailable(format!("vkCreateDevice failed: {e}")))?;
-        Ok((candidate, device, features, max_allocation))
+        Ok((candidate, device, features, max_allocation, driver))
     }
 
     /// The first memory type allowed by `type_bits` with all of `flags`.
@@ -205,8 +209,8 @@ impl Context {
     }
 }
 
-/// The optional features of `physical` and its `maxMemoryAllocationSize`.
-fn query_features(instance: &ash::Instance, physical: vk::PhysicalDevice) -> (Features, u64) {
+/// The optional features of `physical`, its `maxMemoryAllocationSize` and its driver.
+fn query_features(instance: &ash::Instance, physical: vk::PhysicalDevice) -> (Features, u64, vk::DriverId) {
     let mut v11 = vk::PhysicalDeviceVulkan11Features::default();
     let mut v12 = vk::PhysicalDeviceVulkan12Features::default();
     let core = {
@@ -216,8 +220,9 @@ fn query_features(instance: &ash::Instance, physical: vk::PhysicalDevice) -> (Fe
         all.features
     };
     let mut maintenance3 = vk::PhysicalDeviceMaintenance3Properties::default();
+    let mut driver = vk::PhysicalDeviceDriverProperties::default();
     {
-        let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut maintenance3);
+        let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut maintenance3).push_next(&mut driver);
         // SAFETY: as above.
         unsafe { instance.get_physical_device_properties2(physical, &mut props) };
     }
@@ -230,5 +235,5 @@ fn query_features(instance: &ash::Instance, physical: vk::PhysicalDevice) -> (Fe
         storage8: on(v12.storage_buffer8_bit_access),
         storage16: on(v11.storage_buffer16_bit_access),
     };
-    (features, maintenance3.max_memory_allocation_size)
+    (features, maintenance3.max_memory_allocation_size, driver.driver_id)
 }

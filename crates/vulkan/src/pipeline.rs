@@ -7,6 +7,7 @@ use crate::context::{Context, Features};
 use ash::vk;
 use kiln_codegen::Program;
 use kiln_runtime::RuntimeError;
+use kiln_uop::Op;
 use spirv::Capability;
 use std::ffi::CString;
 use std::sync::Arc;
@@ -51,6 +52,28 @@ fn capabilities(words: &[u32]) -> Vec<u32> {
     caps
 }
 
+/// The most loop iterations one invocation of `program` runs: each loop's trip count times those of
+/// the loops around it.
+fn loop_iterations(program: &Program) -> u64 {
+    let mut trips = vec![1u64];
+    let mut most = 0;
+    for u in &program.instructions {
+        match u.op() {
+            Op::Range => {
+                let trip = u.src()[0].const_int().and_then(|n| u64::try_from(n).ok()).unwrap_or(u64::MAX);
+                let total = trips.last().copied().unwrap_or(1).saturating_mul(trip);
+                most = most.max(total);
+                trips.push(total);
+            }
+            Op::EndRange => {
+                trips.pop();
+            }
+            _ => {}
+        }
+    }
+    most
+}
+
 /// The device features (by their Vulkan names) that the module `words` needs and `features` lacks,
 /// each with the SPIR-V capability that needs it.
 pub fn missing_features(words: &[u32], features: &Features) -> Vec<String> {
@@ -88,6 +111,15 @@ impl VulkanKernel {
         let missing = missing_features(words, &ctx.features);
         if !missing.is_empty() {
             return Err(fail(format!("the kernel needs device features this device lacks: {}", missing.join(", "))));
+        }
+        if let Some(limit) = ctx.loop_limit {
+            let iterations = loop_iterations(program);
+            if iterations > limit {
+                return Err(fail(format!(
+                    "the kernel runs {iterations} loop iterations per invocation, but this driver (llvmpipe) \
+                     stops loops after {limit} and would return wrong results"
+                )));
+            }
         }
         let limits = ctx.limits();
         let local = u32::try_from(program.local_size).unwrap_or(u32::MAX);
