@@ -36,6 +36,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A size that overflows or cannot be allocated.
+    #[error("{op}: size of shape {shape:?} is not allowed: {reason}")]
+    Size {
+        /// The op.
+        op: &'static str,
+        /// The shape asked for.
+        shape: Vec<usize>,
+        /// What overflowed or failed.
+        reason: String,
+    },
     /// A dtype the op does not accept.
     #[error("{op}: dtype {dtype} is not supported ({reason})")]
     DType {

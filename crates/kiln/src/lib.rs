@@ -23,6 +23,7 @@ mod error;
 mod ops;
 mod random;
 mod realize;
+mod size;
 mod tensor;
 
 pub use device::Device;

@@ -4,6 +4,7 @@
 use crate::device::Device;
 use crate::element::f64_as_bytes;
 use crate::error::{Error, Result};
+use crate::size;
 use crate::tensor::Tensor;
 use kiln_uop::DType;
 use std::sync::Mutex;
@@ -44,17 +45,22 @@ impl Generator {
 
 static GENERATOR: Mutex<Option<Generator>> = Mutex::new(None);
 
-fn draw(n: usize, mut f: impl FnMut(&mut Generator) -> f64) -> Vec<f64> {
-    let mut guard = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let g = guard.get_or_insert_with(|| Generator::seeded(0x6b69_6c6e));
-    (0..n).map(|_| f(g)).collect()
-}
-
-fn upload(values: &[f64], shape: &[usize], dtype: DType, op: &'static str) -> Result<Tensor> {
+/// `shape`'s count of samples of `f`, after checking the size and that `dtype` is a float type.
+fn draw(op: &'static str, shape: &[usize], dtype: DType, mut f: impl FnMut(&mut Generator) -> f64) -> Result<Vec<f64>> {
     if !dtype.is_float() {
         return Err(Error::DType { op, dtype, reason: "random tensors are floating point".into() });
     }
-    let mut bytes = Vec::with_capacity(values.len() * dtype.size());
+    let n = size::numel(op, shape)?;
+    size::bytes(op, shape, dtype)?;
+    let mut values = size::reserve(op, shape, n)?;
+    let mut guard = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let g = guard.get_or_insert_with(|| Generator::seeded(0x6b69_6c6e));
+    values.extend((0..n).map(|_| f(g)));
+    Ok(values)
+}
+
+fn upload(values: &[f64], shape: &[usize], dtype: DType, op: &'static str) -> Result<Tensor> {
+    let mut bytes = size::reserve(op, shape, size::bytes(op, shape, dtype)?)?;
     for &v in values {
         f64_as_bytes(v, dtype, &mut bytes);
     }
@@ -69,17 +75,17 @@ impl Tensor {
 
     /// Uniform samples in [0, 1).
     pub fn rand(shape: &[usize], dtype: DType) -> Result<Tensor> {
-        let values = draw(shape.iter().product(), Generator::uniform);
+        let values = draw("rand", shape, dtype, Generator::uniform)?;
         upload(&values, shape, dtype, "rand")
     }
 
     /// Standard normal samples (Box-Muller).
     pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
-        let values = draw(shape.iter().product(), |g| {
+        let values = draw("randn", shape, dtype, |g| {
             let u1 = 1.0 - g.uniform();
             let u2 = g.uniform();
             (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-        });
+        })?;
         upload(&values, shape, dtype, "randn")
     }
 }

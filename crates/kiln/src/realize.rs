@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use kiln_runtime::{debug_level, run_schedule, Buffer};
 use kiln_schedule::BufferRef;
+use kiln_uop::{UOp, WeakUOp};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +27,8 @@ impl Tensor {
         if let Some(other) = pending.iter().find(|t| t.device() != device) {
             return Err(Error::DeviceMismatch { op: "realize_all", lhs: device.name(), rhs: other.device().name() });
         }
-        let roots: Vec<_> = pending.iter().map(|t| t.uop()).collect();
+        let (inputs, became) = collect_buffers(&pending);
+        let roots: Vec<_> = pending.iter().map(|t| t.uop().substitute(&became)).collect();
         let t0 = Instant::now();
         let schedule = kiln_schedule::schedule(&roots)?;
         let schedule_time = t0.elapsed();
@@ -38,7 +40,6 @@ impl Tensor {
                 roots.len()
             );
         }
-        let inputs = collect_buffers(&pending);
         let (fresh, times) = run_schedule(&device.0, &schedule, &inputs)?;
         kiln_runtime::record_phases(schedule_time, &times);
         for (t, out) in pending.iter().zip(&schedule.outputs) {
@@ -86,9 +87,15 @@ impl Tensor {
     }
 }
 
-/// Buffers of every realized tensor reachable through `sources`, by buffer id.
-fn collect_buffers(tensors: &[&Tensor]) -> HashMap<u64, Arc<Buffer>> {
-    let mut out = HashMap::new();
+/// Buffers of every realized tensor reachable through `sources`, by buffer id, and for each of them
+/// that a pending graph may still contain, the graph it stood for mapped to a view of its buffer.
+///
+/// Each tensor's state is read once under its lock, so a tensor that another thread realizes meanwhile
+/// is seen either pending (its sources are collected) or realized (its buffer replaces its old graph):
+/// both give a graph whose every buffer is in the map.
+fn collect_buffers(tensors: &[&Tensor]) -> (HashMap<u64, Arc<Buffer>>, HashMap<UOp, UOp>) {
+    let mut buffers = HashMap::new();
+    let mut became = HashMap::new();
     let mut stack: Vec<Tensor> = tensors.iter().map(|t| (*t).clone()).collect();
     let mut seen = std::collections::HashSet::new();
     while let Some(t) = stack.pop() {
@@ -97,9 +104,12 @@ fn collect_buffers(tensors: &[&Tensor]) -> HashMap<u64, Arc<Buffer>> {
         }
         let state = t.state();
         if let Some((id, b)) = &state.buffer {
-            out.insert(*id, Arc::clone(b));
+            buffers.insert(*id, Arc::clone(b));
+            if let Some(before) = state.became.as_ref().and_then(WeakUOp::upgrade) {
+                became.insert(before, state.uop.clone());
+            }
         }
         stack.extend(state.sources.iter().cloned());
     }
-    out
+    (buffers, became)
 }

@@ -1,11 +1,13 @@
 //! `Tensor`: a lazy value on a device. A tensor holds a UOp graph until it is realized; then it holds a
-//! device buffer and a view of it, and lets go of the tensors it was computed from.
+//! device buffer and a view of it, lets go of the tensors it was computed from, and remembers (weakly)
+//! the graph it replaced, so tensors built from it earlier read its buffer instead of recomputing it.
 
 use crate::device::Device;
 use crate::element::{f64_as_bytes, Element};
 use crate::error::{Error, Result};
+use crate::size;
 use kiln_runtime::Buffer;
-use kiln_uop::{Arg, ConstValue, DType, Op, UOp};
+use kiln_uop::{Arg, ConstValue, DType, Op, UOp, WeakUOp};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +27,30 @@ pub(crate) struct State {
     pub(crate) buffer: Option<(u64, Arc<Buffer>)>,
     /// Tensors whose buffers `uop` reads; emptied at realization.
     pub(crate) sources: Vec<Tensor>,
+    /// Once realized: the graph this tensor stood for before. It is held weakly: only pending graphs
+    /// built from this tensor keep it alive, and realizing them substitutes this tensor's buffer for it.
+    pub(crate) became: Option<WeakUOp>,
+}
+
+// Tensors are shared across threads (two threads may realize overlapping graphs).
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Tensor>();
+};
+
+impl Drop for Inner {
+    /// Drops the chain of source tensors with a loop: a lazy chain of any length cannot overflow the
+    /// stack.
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut stack = std::mem::take(&mut state.sources);
+        while let Some(t) = stack.pop() {
+            if let Ok(mut inner) = Arc::try_unwrap(t.0) {
+                let state = inner.state.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+                stack.append(&mut state.sources);
+            }
+        }
+    }
 }
 
 static NEXT_BUFFER_ID: AtomicU64 = AtomicU64::new(1);
@@ -41,7 +67,10 @@ pub(crate) fn buffer_view(id: u64, dtype: DType, shape: &[usize]) -> UOp {
 
 impl Tensor {
     pub(crate) fn lazy(device: &Device, uop: UOp, sources: Vec<Tensor>) -> Tensor {
-        Tensor(Arc::new(Inner { device: device.clone(), state: Mutex::new(State { uop, buffer: None, sources }) }))
+        Tensor(Arc::new(Inner {
+            device: device.clone(),
+            state: Mutex::new(State { uop, buffer: None, sources, became: None }),
+        }))
     }
 
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -71,8 +100,13 @@ impl Tensor {
     /// Binds this tensor to a computed buffer, dropping its graph.
     pub(crate) fn set_realized(&self, id: u64, buffer: Arc<Buffer>) {
         let mut state = self.state();
+        if state.buffer.is_some() {
+            // Another thread realized it first; both computed the same value.
+            return;
+        }
         let view = buffer_view(id, state.uop.dtype(), state.uop.shape().unwrap_or_default());
-        state.uop = view;
+        let before = std::mem::replace(&mut state.uop, view);
+        state.became = Some(before.downgrade());
         state.buffer = Some((id, buffer));
         state.sources.clear();
     }
@@ -90,11 +124,11 @@ impl Tensor {
 
     /// A tensor holding `data` with `shape`, on `device`.
     pub fn from_slice_on<T: Element>(data: &[T], shape: &[usize], device: &Device) -> Result<Tensor> {
-        let numel: usize = shape.iter().product();
+        let numel = size::numel("from_slice", shape)?;
         if numel != data.len() {
             return Err(Error::Shape { op: "from_slice", lhs: vec![data.len()], rhs: shape.to_vec() });
         }
-        let mut bytes = Vec::with_capacity(data.len() * T::DTYPE.size());
+        let mut bytes = size::reserve("from_slice", shape, size::bytes("from_slice", shape, T::DTYPE)?)?;
         for &x in data {
             x.write_bytes(&mut bytes);
         }
@@ -117,6 +151,7 @@ impl Tensor {
         if dtype == DType::Void || dtype == DType::Index {
             return Err(Error::DType { op: "full", dtype, reason: "not a tensor element type".into() });
         }
+        size::bytes("full", shape, dtype)?;
         let c = UOp::constant(dtype, ConstValue::Float(value));
         let ones = vec![1; shape.len()];
         let mut u = UOp::new(Op::Reshape, dtype, vec![c], Arg::Shape(ones.clone()));
@@ -149,8 +184,15 @@ impl Tensor {
                 reason: format!("bad range start={start} stop={stop} step={step}"),
             });
         }
-        let n = ((stop - start) / step).ceil().max(0.0) as usize;
-        let mut bytes = Vec::with_capacity(n * dtype.size());
+        let count = ((stop - start) / step).ceil().max(0.0);
+        if !count.is_finite() || count >= usize::MAX as f64 {
+            return Err(Error::Invalid {
+                op: "arange",
+                reason: format!("start={start} stop={stop} step={step} gives {count} elements"),
+            });
+        }
+        let n = count as usize;
+        let mut bytes = size::reserve("arange", &[n], size::bytes("arange", &[n], dtype)?)?;
         for i in 0..n {
             f64_as_bytes(start + step * i as f64, dtype, &mut bytes);
         }
@@ -159,7 +201,7 @@ impl Tensor {
 
     /// The `n x n` identity matrix.
     pub fn eye(n: usize, dtype: DType) -> Result<Tensor> {
-        let mut bytes = Vec::with_capacity(n * n * dtype.size());
+        let mut bytes = size::reserve("eye", &[n, n], size::bytes("eye", &[n, n], dtype)?)?;
         for i in 0..n * n {
             f64_as_bytes(if i / n.max(1) == i % n.max(1) { 1.0 } else { 0.0 }, dtype, &mut bytes);
         }

@@ -26,8 +26,7 @@ pub(crate) fn build_kernels(outputs: &[UOp], points: &HashSet<UOp>) -> Result<Sc
         let out = BufferRef::New(schedule.buffers.len());
         schedule.buffers.push(BufferSpec { dtype: u.dtype(), numel });
         let mut args = vec![out];
-        let mut memo = HashMap::new();
-        let value = cut(&u, &u, &location, &mut args, &mut memo)?;
+        let value = cut(&u, &location, &mut args)?;
         let target = global(0, u.dtype(), numel);
         let store = UOp::new(Op::Store, kiln_uop::DType::Void, vec![target, value], Arg::None);
         let ast = UOp::new(Op::Sink, kiln_uop::DType::Void, vec![store], Arg::None);
@@ -40,10 +39,13 @@ pub(crate) fn build_kernels(outputs: &[UOp], points: &HashSet<UOp>) -> Result<Sc
 
 /// A node that already is a whole buffer in row-major order needs no kernel.
 fn existing_buffer(u: &UOp) -> Option<BufferRef> {
-    match (u.op(), u.arg()) {
-        (Op::Buffer, Arg::Buffer { id, .. }) => Some(BufferRef::Input(*id)),
-        (Op::Reshape | Op::Contiguous, _) => existing_buffer(&u.src()[0]),
-        _ => None,
+    let mut u = u;
+    loop {
+        match (u.op(), u.arg()) {
+            (Op::Buffer, Arg::Buffer { id, .. }) => return Some(BufferRef::Input(*id)),
+            (Op::Reshape | Op::Contiguous, _) => u = &u.src()[0],
+            _ => return None,
+        }
     }
 }
 
@@ -68,34 +70,39 @@ fn load(slot: usize, dtype: kiln_uop::DType, numel: usize, shape: &[usize]) -> U
     }
 }
 
-fn cut(
-    u: &UOp,
-    root: &UOp,
-    location: &HashMap<UOp, BufferRef>,
-    args: &mut Vec<BufferRef>,
-    memo: &mut HashMap<UOp, UOp>,
-) -> Result<UOp, ScheduleError> {
-    if let Some(done) = memo.get(u) {
-        return Ok(done.clone());
+/// The kernel body computing `root`: its graph with every buffer and every other realized node
+/// replaced by a load of a parameter. Walks children before parents with an explicit stack.
+fn cut(root: &UOp, location: &HashMap<UOp, BufferRef>, args: &mut Vec<BufferRef>) -> Result<UOp, ScheduleError> {
+    let stops = |u: &UOp| u != root && (u.op() == Op::Buffer || location.contains_key(u));
+    let mut memo: HashMap<UOp, UOp> = HashMap::new();
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((u, expanded)) = stack.pop() {
+        if memo.contains_key(&u) {
+            continue;
+        }
+        if !expanded && !stops(&u) {
+            stack.push((u.clone(), true));
+            stack.extend(u.src().iter().rev().filter(|s| !memo.contains_key(*s)).map(|s| (s.clone(), false)));
+            continue;
+        }
+        let result = if let (Op::Buffer, Arg::Buffer { id, numel }) = (u.op(), u.arg()) {
+            let slot = slot_of(args, BufferRef::Input(*id));
+            load(slot, u.dtype(), *numel, &[*numel])
+        } else if let Some(buffer) = location.get(&u).filter(|_| u != *root) {
+            let shape = u.shape().ok_or(ScheduleError::NoShape { op: u.op() })?;
+            let slot = slot_of(args, *buffer);
+            load(slot, u.dtype(), shape.iter().product(), shape)
+        } else if u.op() == Op::Contiguous {
+            memo[&u.src()[0]].clone()
+        } else if u.op().is_alu()
+            || u.op().is_movement()
+            || matches!(u.op(), Op::Const | Op::Cast | Op::Bitcast | Op::ReduceAxis)
+        {
+            u.with_src(u.src().iter().map(|s| memo[s].clone()).collect())
+        } else {
+            return Err(ScheduleError::UnexpectedOp(u.op()));
+        };
+        memo.insert(u, result);
     }
-    let result = if let (Op::Buffer, Arg::Buffer { id, numel }) = (u.op(), u.arg()) {
-        let slot = slot_of(args, BufferRef::Input(*id));
-        load(slot, u.dtype(), *numel, &[*numel])
-    } else if let Some(buffer) = location.get(u).filter(|_| u != root) {
-        let shape = u.shape().ok_or(ScheduleError::NoShape { op: u.op() })?;
-        let slot = slot_of(args, *buffer);
-        load(slot, u.dtype(), shape.iter().product(), shape)
-    } else if u.op() == Op::Contiguous {
-        cut(&u.src()[0], root, location, args, memo)?
-    } else if u.op().is_alu()
-        || u.op().is_movement()
-        || matches!(u.op(), Op::Const | Op::Cast | Op::Bitcast | Op::ReduceAxis)
-    {
-        let src = u.src().iter().map(|s| cut(s, root, location, args, memo)).collect::<Result<Vec<_>, _>>()?;
-        u.with_src(src)
-    } else {
-        return Err(ScheduleError::UnexpectedOp(u.op()));
-    };
-    memo.insert(u.clone(), result.clone());
-    Ok(result)
+    Ok(memo[root].clone())
 }

@@ -16,4 +16,4 @@ pub use dtype::{ConstValue, DType};
 pub use eval::{eval, EvalError, Value};
 pub use op::{Arg, Op, RangeKind, ReduceOp, SpecialKind};
 pub use print::render_listing;
-pub use uop::{live_uops, UOp, UOpId};
+pub use uop::{live_uops, UOp, UOpId, WeakUOp};

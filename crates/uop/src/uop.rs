@@ -59,6 +59,17 @@ pub fn live_uops() -> usize {
 #[derive(Clone)]
 pub struct UOp(Arc<Node>);
 
+/// A handle to a node that does not keep it alive (see [`UOp::downgrade`]).
+#[derive(Clone)]
+pub struct WeakUOp(Weak<Node>);
+
+impl WeakUOp {
+    /// The node, if something else still holds it.
+    pub fn upgrade(&self) -> Option<UOp> {
+        self.0.upgrade().map(UOp)
+    }
+}
+
 impl UOp {
     /// Builds (or finds) the node `(op, dtype, src, arg)`.
     pub fn new(op: Op, dtype: DType, src: Vec<UOp>, arg: Arg) -> UOp {
@@ -102,6 +113,11 @@ impl UOp {
         self.0.shape.as_deref()
     }
 
+    /// A handle that does not keep the node alive.
+    pub fn downgrade(&self) -> WeakUOp {
+        WeakUOp(Arc::downgrade(&self.0))
+    }
+
     pub(crate) fn cached_bounds(&self, compute: impl FnOnce() -> (i64, i64)) -> (i64, i64) {
         *self.0.bounds.get_or_init(compute)
     }
@@ -132,6 +148,30 @@ impl UOp {
             }
         }
         order
+    }
+
+    /// `self` with every node that is a key of `replace` swapped for its value (children first, so
+    /// the walk needs no stack depth). Nodes above a replacement are rebuilt; the rest are shared.
+    pub fn substitute(&self, replace: &HashMap<UOp, UOp>) -> UOp {
+        if replace.is_empty() {
+            return self.clone();
+        }
+        let mut done: HashMap<UOp, UOp> = HashMap::new();
+        for u in self.toposort() {
+            let new = match replace.get(&u) {
+                Some(r) => r.clone(),
+                None => {
+                    let src: Vec<UOp> = u.src().iter().map(|s| done[s].clone()).collect();
+                    if src.iter().zip(u.src()).all(|(a, b)| a == b) {
+                        u.clone()
+                    } else {
+                        u.with_src(src)
+                    }
+                }
+            };
+            done.insert(u, new);
+        }
+        done[self].clone()
     }
 
     // ---- constructors ----
@@ -213,29 +253,53 @@ impl UOp {
     }
 }
 
+impl Node {
+    /// Removes this node's interner entry (if it is still ours) and frees its id. Called exactly once
+    /// per node, while `src` still holds the children its key was built from.
+    fn release(&mut self, table: &mut Interner) {
+        let key = Key {
+            op: self.op,
+            dtype: self.dtype,
+            src: self.src.iter().map(UOp::id).collect(),
+            arg: std::mem::replace(&mut self.arg, Arg::None),
+        };
+        // Remove the entry only if it is ours: a node with the same key may have been built after our
+        // strong count reached zero, and that one must stay.
+        if table.map.get(&key).is_some_and(|w| w.strong_count() == 0) {
+            table.map.remove(&key);
+        }
+        table.free_ids.push(self.id);
+        self.id = RELEASED;
+    }
+}
+
+/// The id of a node whose entry has been released (its `Drop` then has nothing left to do).
+const RELEASED: UOpId = UOpId::MAX;
+
 impl Drop for Node {
     fn drop(&mut self) {
-        {
-            let mut table = interner();
-            let key = Key {
-                op: self.op,
-                dtype: self.dtype,
-                src: self.src.iter().map(UOp::id).collect(),
-                arg: std::mem::replace(&mut self.arg, Arg::None),
-            };
-            // Remove the entry only if it is ours: a node with the same key may have been built after our
-            // strong count reached zero, and that one must stay.
-            if table.map.get(&key).is_some_and(|w| w.strong_count() == 0) {
-                table.map.remove(&key);
-            }
-            table.free_ids.push(self.id);
+        if self.id == RELEASED {
+            return;
         }
+        let mut table = interner();
+        self.release(&mut table);
+        // Children whose last handle is ours are released here, each while its own `src` is intact, and
+        // their children queued: dropping a deep chain needs no stack depth.
+        // A child that another thread still holds is dropped only after the lock is let go: should
+        // that thread drop its handle meanwhile, ours becomes the last and its `Drop` needs the lock.
         let mut stack = std::mem::take(&mut self.src);
+        let mut shared = Vec::new();
         while let Some(child) = stack.pop() {
-            if let Ok(mut node) = Arc::try_unwrap(child.0) {
-                stack.append(&mut node.src);
+            match Arc::try_unwrap(child.0) {
+                Ok(mut node) => {
+                    node.release(&mut table);
+                    stack.append(&mut node.src);
+                }
+                Err(still_shared) => shared.push(still_shared),
             }
         }
+        drop(table);
+        drop(shared);
     }
 }
 

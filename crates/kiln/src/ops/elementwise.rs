@@ -48,8 +48,31 @@ impl Tensor {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
+        if self.dtype().is_float() && dtype.is_int() {
+            return self.float_to_int(dtype);
+        }
+        Ok(self.raw_cast(dtype))
+    }
+
+    fn raw_cast(&self, dtype: DType) -> Tensor {
         let u = self.uop();
-        Ok(self.derive(u.cast(dtype), &[]))
+        self.derive(u.cast(dtype), &[])
+    }
+
+    /// Float to integer with Rust's `as` semantics on every backend: truncation toward zero, NaN gives
+    /// 0, values beyond the type's range saturate to its min or max. (C leaves these undefined.) The
+    /// bounds are powers of two, exact in f32 and f64; 16-bit floats are compared in f32.
+    fn float_to_int(&self, dtype: DType) -> Result<Tensor> {
+        let x = if self.dtype().size() < 4 { self.raw_cast(DType::F32) } else { self.clone() };
+        let f = x.dtype();
+        let (min, max) = dtype.min_max();
+        let (lo, hi) = (x.scalar(min, f)?, x.scalar(max + 1.0, f)?);
+        let below = x.lt(&lo)?;
+        let above = x.ge(&hi)?;
+        let inside = x.ge(&lo)?.binary(&x.lt(&hi)?, Op::And, "cast")?;
+        let safe = inside.where_(&x, &x.scalar(0.0, f)?)?.raw_cast(dtype);
+        let saturated = above.where_(&x.scalar(max, dtype)?, &below.where_(&x.scalar(min, dtype)?, &safe)?)?;
+        Ok(saturated)
     }
 
     /// `self + other`, broadcasting.
@@ -80,8 +103,11 @@ impl Tensor {
     pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
         self.binary(other, Op::Max, "maximum")
     }
-    /// Elementwise minimum, broadcasting.
+    /// Elementwise minimum, broadcasting; a NaN in either operand gives NaN (as `maximum`).
     pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
+        if self.dtype().promote(other.dtype()).is_float() {
+            return self.neg()?.maximum(&other.neg()?)?.neg();
+        }
         self.lt(other)?.where_(self, other)
     }
     /// `self < other` (bool).
@@ -94,11 +120,12 @@ impl Tensor {
     }
     /// `self <= other` (bool).
     pub fn le(&self, other: &Tensor) -> Result<Tensor> {
-        self.gt(other)?.logical_not()
+        // lt or eq, not !gt: comparisons with NaN are false.
+        self.lt(other)?.binary(&self.eq(other)?, Op::Or, "le")
     }
     /// `self >= other` (bool).
     pub fn ge(&self, other: &Tensor) -> Result<Tensor> {
-        self.lt(other)?.logical_not()
+        self.gt(other)?.binary(&self.eq(other)?, Op::Or, "ge")
     }
     /// `self == other` (bool).
     pub fn eq(&self, other: &Tensor) -> Result<Tensor> {
@@ -199,10 +226,15 @@ impl Tensor {
             .mul(&x.scalar((2.0 / std::f64::consts::PI).sqrt(), d)?)?;
         x.mul(&x.scalar(0.5, d)?)?.mul(&x.scalar(1.0, d)?.add(&inner.tanh()?)?)
     }
-    /// |x|.
+    /// |x|; `abs(-0.0)` is `+0.0` and NaN stays NaN.
     pub fn abs(&self) -> Result<Tensor> {
         if self.dtype().is_unsigned() || self.dtype() == DType::Bool {
             return Ok(self.clone());
+        }
+        if self.dtype().is_float() {
+            // 0 - x is +0.0 for x = -0.0 (max(x, -x) may keep either zero).
+            let zero = self.scalar(0.0, self.dtype())?;
+            return self.le(&zero)?.where_(&zero.sub(self)?, self);
         }
         self.maximum(&self.neg()?)
     }

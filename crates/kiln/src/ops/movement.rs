@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::ops::normalize_axis;
+use crate::size;
 use crate::tensor::Tensor;
 use kiln_uop::{Arg, Op, UOp};
 
@@ -14,7 +15,7 @@ impl Tensor {
 
     pub(crate) fn reshape_usize(&self, shape: &[usize]) -> Result<Tensor> {
         let mine = self.shape();
-        if mine.iter().product::<usize>() != shape.iter().product::<usize>() {
+        if mine.iter().product::<usize>() != size::numel("reshape", shape)? {
             return Err(Error::Invalid { op: "reshape", reason: format!("cannot reshape {mine:?} to {shape:?}") });
         }
         if mine == shape {
@@ -31,7 +32,8 @@ impl Tensor {
         if shape.iter().filter(|&&d| d == -1).count() > 1 || shape.iter().any(|&d| d < -1) {
             return Err(bad());
         }
-        let known: usize = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let known_dims: Vec<usize> = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).collect();
+        let known = size::numel("reshape", &known_dims)?;
         let resolved: Vec<usize> = shape
             .iter()
             .map(|&d| match d {
@@ -80,6 +82,7 @@ impl Tensor {
         if mine == shape {
             return Ok(self.clone());
         }
+        size::numel("expand", shape)?;
         Ok(self.movement(Op::Expand, Arg::Shape(shape.to_vec())))
     }
 
@@ -116,6 +119,12 @@ impl Tensor {
         if padding.iter().all(|&(b, a)| b == 0 && a == 0) {
             return Ok(self.clone());
         }
+        let mine = self.shape();
+        let mut padded = Vec::with_capacity(mine.len());
+        for (&d, &(b, a)) in mine.iter().zip(padding) {
+            padded.push(size::add_dim("pad", &mine, d, size::add_dim("pad", &mine, b, a)?)?);
+        }
+        size::numel("pad", &padded)?;
         Ok(self.movement(Op::Pad, Arg::Pairs(padding.to_vec())))
     }
 

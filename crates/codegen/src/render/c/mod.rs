@@ -52,6 +52,16 @@ struct Renderer {
     parallel_loop: Option<UOp>,
 }
 
+/// The unsigned type whose arithmetic a signed value type wraps through (32 and 64 bits; `Index`
+/// arithmetic is bounded by construction and stays signed).
+fn wrapping_unsigned(d: DType) -> Option<DType> {
+    match d {
+        DType::I32 => Some(DType::U32),
+        DType::I64 => Some(DType::U64),
+        _ => None,
+    }
+}
+
 fn unsupported(u: &UOp, dialect: Dialect) -> CodegenError {
     CodegenError::Unsupported { op: u.op(), dtype: u.dtype(), dialect: dialect.name() }
 }
@@ -105,6 +115,20 @@ impl Renderer {
         let d = u.dtype();
         let float = d.is_float();
         let math = |f: &str| format!("{}({})", self.dialect.math(f, d), s[0]);
+        // Signed 32/64-bit arithmetic wraps (two's complement) like SPIR-V's: computed unsigned, so the
+        // C has no undefined overflow. Narrower ints are promoted to int and cannot overflow.
+        if let Some(unsigned) = wrapping_unsigned(d) {
+            let ty = self.dialect.compute_type(d, self.index);
+            let uty = self.dialect.compute_type(unsigned, self.index);
+            let wrapped = |op: &str, a: &str, b: &str| format!("(({ty})(({uty}){a}{op}({uty}){b}))");
+            match u.op() {
+                Op::Neg => return Ok(wrapped("-", "0", &s[0])),
+                Op::Add => return Ok(wrapped("+", &s[0], &s[1])),
+                Op::Mul => return Ok(wrapped("*", &s[0], &s[1])),
+                Op::MulAcc => return Ok(wrapped("+", &wrapped("*", &s[0], &s[1]), &s[2])),
+                _ => {}
+            }
+        }
         Ok(match u.op() {
             Op::Neg if d == DType::Bool => format!("(!{})", s[0]),
             Op::Neg => format!("(-{})", s[0]),
