@@ -173,6 +173,8 @@ impl ConstValue {
             match self {
                 ConstValue::Bool(b) => ConstValue::Int(i64::from(b)),
                 ConstValue::Int(i) => ConstValue::Int(i),
+                // u64 values above i64::MAX keep their bits (renderers print U64 constants unsigned).
+                ConstValue::Float(x) if dtype == DType::U64 => ConstValue::Int(x as u64 as i64),
                 ConstValue::Float(x) => ConstValue::Int(x as i64),
             }
         }

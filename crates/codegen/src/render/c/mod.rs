@@ -247,7 +247,10 @@ impl Renderer {
                 let ty = self.dialect.compute_type(u.dtype(), self.index);
                 self.line(&format!("{ty} {name} = {init};"));
                 self.names.insert(u.clone(), name.clone());
-                self.accs.push(name);
+                // A compensating accumulator (second source: the one it corrects) is not read by REDUCE.
+                if u.src().len() == 1 {
+                    self.accs.push(name);
+                }
             }
             (Op::Assign, _) => {
                 let acc = self.name(&u.src()[0])?;

@@ -44,7 +44,10 @@ impl Emitter {
                 let init = self.value(&u.src()[0])?;
                 let (var, _) = self.accs[u];
                 self.b.store(var, init, None, [])?;
-                self.acc_stack.push(u.clone());
+                // A compensating accumulator (second source: the one it corrects) is not read by REDUCE.
+                if u.src().len() == 1 {
+                    self.acc_stack.push(u.clone());
+                }
             }
             (Op::Assign, _) => {
                 let acc = self.accs.get(&u.src()[0]).map(|&(var, _)| var);
