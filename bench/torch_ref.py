@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
-"""PyTorch reference side of `cargo xtask bench` (issue 7).
+"""PyTorch reference side of `cargo xtask bench` (issues 7 and 11).
 
-Runs the bench workloads W1-W9 and the copy ceiling with torch eager and
-torch.compile (default mode) on one device, and prints one JSON object per
-line to stdout -- nothing else goes to stdout; progress and torch's own logs
-go to stderr.
+Runs the bench workloads W1-W9 and the copy ceiling with torch eager,
+torch.compile (default mode) and, for W8 and W9 on CUDA, the replay of a
+CUDA graph of the eager call (torch_cudagraph), on one device, and prints
+one JSON object per line to stdout -- nothing else goes to stdout; progress
+and torch's own logs go to stderr.
 
 Usage:
-    python3 bench/torch_ref.py [--device cuda|cpu] [--quick] [--only W1,W3,...] [--no-compile]
+    python3 bench/torch_ref.py [--device cuda|cpu] [--suite gpu|quick|cpu] [--quick]
+                               [--only W1,W3,...] [--no-compile] [--w9-weights FILE]
+
+Suites and sizes follow bench/src/suite.rs ("gpu": full W1-W9, "quick": CI
+sizes, "cpu": the CPU rows); --quick is --suite quick.  --w9-weights reads
+the W9 input and weights from the safetensors file kiln-bench wrote (F16,
+linear weights [in, out], final LayerNorm without affine), so both sides run
+the same model; without it, random weights of the same layout are drawn.
 
 Line schema (one per workload x variant x impl):
     {"workload": "W5", "variant": "f16", "impl": "torch_eager" | "torch_compile",
      "metric": "TFLOP/s" | "GB/s" | "us/kernel" | "ms", "value": float,
      "median_ms": float, "kernels": int | null, "ok": bool, "device": str, ...extra}
   "variant" is "" where a workload has only one.  Extra keys always present:
-  "memops", "dtype", "shape", "max_rel_err", "torch", "quick", "iters";
+  "memops", "dtype", "shape", "max_rel_err", "torch", "suite", "iters", "warmup";
   torch_compile lines also carry "compile_s" (wall seconds of the first,
   compiling call; inductor's on-disk caches may make it warm, not cold).
   W5 lines carry "tf32": false and "reduced_precision_reduction": false,
@@ -24,12 +32,15 @@ Line schema (one per workload x variant x impl):
 Method (kiln's bench must measure the same way, so that numbers compare):
   * Timing with CUDA events around each timed call (CPU: time.perf_counter).
   * Before each timed call a flush buffer (2 GiB on CUDA; 64 MiB on CPU or
-    with --quick) is overwritten with zero_() on the same stream, right
+    in the quick and cpu suites) is overwritten with zero_() on the same stream, right
     before the start event, to empty the L2.  The host does not wait for the
     flush, so launches of the timed call queue up behind it.  After each call
     the host waits for the end event.
   * Warm-up: 3 calls (torch.compile: the first call compiles and is not
-    timed, then 3 warm-up calls), then the median of 30 timed calls (--quick: 5).
+    timed, then 3 warm-up calls), then the median of 30 timed calls (quick: 5).
+    A row whose first call takes over a second gets 1 warm-up and 3 calls.
+  * torch_cudagraph: the eager call captured once in a CUDA graph (after 3
+    warm-up calls on a side stream); each timed call is one replay.
   * W8 (100 dependent tiny kernels) has no flush: the host synchronizes, then
     the events go around the whole chain, so launch cost is counted.
   * Correctness is checked before timing, against a float64 reference
@@ -119,14 +130,17 @@ class Case:
 
 
 class Runner:
-    def __init__(self, device, quick, compile_):
+    def __init__(self, device, suite, compile_, w9_weights=None):
         self.device = torch.device(device)
         self.cuda = self.device.type == "cuda"
-        self.quick = quick
+        self.suite = suite
+        self.quick = suite == "quick"
+        self.sizes = SIZES[suite]
+        self.w9_weights = w9_weights
         self.compile = compile_
         self.warmup = 3
-        self.iters = 5 if quick else 30
-        flush_bytes = (2 << 30) if (self.cuda and not quick) else (64 << 20)
+        self.iters = 5 if self.quick else 30
+        flush_bytes = (2 << 30) if suite == "gpu" else (64 << 20)
         self.flush_buf = torch.empty(flush_bytes, dtype=torch.uint8, device=self.device)
         self.device_name = torch.cuda.get_device_name(self.device) if self.cuda else "cpu"
 
@@ -148,14 +162,21 @@ class Runner:
             torch.cuda.synchronize(self.device)
 
     def time_calls(self, fn, args, flush):
-        for _ in range(self.warmup):
+        """(median ms, timed calls, warm-ups); a first call over 1 s makes it 1 warm-up, 3 calls."""
+        self.sync()
+        t0 = time.perf_counter()
+        fn(*args)
+        self.sync()
+        slow = time.perf_counter() - t0 > 1.0
+        warmup, iters = (1, 3) if slow else (self.warmup, self.iters)
+        for _ in range(warmup - 1):
             fn(*args)
         self.sync()
         times = []
         if self.cuda:
             start = torch.cuda.Event(enable_timing=True)
             end = torch.cuda.Event(enable_timing=True)
-            for _ in range(self.iters):
+            for _ in range(iters):
                 if flush:
                     self.flush_buf.zero_()
                 else:
@@ -166,13 +187,13 @@ class Runner:
                 end.synchronize()
                 times.append(start.elapsed_time(end))
         else:
-            for _ in range(self.iters):
+            for _ in range(iters):
                 if flush:
                     self.flush_buf.zero_()
                 t0 = time.perf_counter()
                 fn(*args)
                 times.append((time.perf_counter() - t0) * 1e3)
-        return statistics.median(times)
+        return statistics.median(times), iters, warmup
 
     def count_kernels(self, fn, args):
         """(kernels, memcpy/memset operations) of one call, or (None, None)."""
@@ -215,19 +236,21 @@ class Runner:
         return worst
 
     # -- one case, all impls ---------------------------------------------
+    def impls(self, case):
+        """The case's impls that run here: no torch.compile with --no-compile, graphs on CUDA only."""
+        return [i for i in case.impls
+                if not (i == "torch_compile" and not self.compile)
+                and not (i == "torch_cudagraph" and not self.cuda)]
+
     def run_case(self, case):
         base = {"workload": case.workload, "variant": case.variant}
         try:
             ref = case.ref()
         except Exception as exc:
-            for impl in case.impls:
-                if impl == "torch_compile" and not self.compile:
-                    continue
+            for impl in self.impls(case):
                 self.error(base, impl, f"reference failed: {exc!r}")
             return
-        for impl in case.impls:
-            if impl == "torch_compile" and not self.compile:
-                continue
+        for impl in self.impls(case):
             log(f"{case.workload} {case.variant or '-'} {impl}")
             try:
                 self.run_impl(case, impl, ref, base)
@@ -238,6 +261,23 @@ class Runner:
                 if self.cuda:
                     torch.cuda.empty_cache()
         del ref
+
+    def graphed(self, fn, args):
+        """fn(*args) captured in a CUDA graph; the returned function replays it."""
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                fn(*args)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = fn(*args)
+
+        def replay(*_):
+            graph.replay()
+            return out
+        return replay
 
     def error(self, base, impl, msg):
         emit({**base, "impl": impl, "error": msg, "device": self.device_name})
@@ -252,6 +292,8 @@ class Runner:
             fn(*case.args)
             self.sync()
             extra["compile_s"] = sig(time.perf_counter() - t0, 4)
+        elif impl == "torch_cudagraph":
+            fn = self.graphed(case.fn, case.args)
         else:
             fn = case.fn
         out = fn(*case.args)
@@ -262,7 +304,7 @@ class Runner:
         ok = bool(err <= case.tol)
         del out
         kernels, memops = self.count_kernels(fn, case.args)
-        median_ms = self.time_calls(fn, case.args, case.flush)
+        median_ms, iters, warmup = self.time_calls(fn, case.args, case.flush)
         emit({
             **base,
             "impl": impl,
@@ -277,8 +319,9 @@ class Runner:
             "shape": case.shape,
             "max_rel_err": sig(err, 3),
             "torch": torch.__version__,
-            "quick": self.quick,
-            "iters": self.iters,
+            "suite": self.suite,
+            "iters": iters,
+            "warmup": warmup,
             **case.extra,
             **extra,
         })
@@ -288,8 +331,21 @@ class Runner:
 # Workloads. Each builder returns a list of Cases.
 # ---------------------------------------------------------------------------
 
+SIZES = {  # the same tables as bench/src/suite.rs
+    "gpu": {"W1": 1 << 26, "W2": (4096, 16384), "W3": (4096, 4096, "f16"), "W4": (8192, 4096),
+            "W5": [(4096, "f16"), (4096, "bf16"), (4096, "f32")], "W6": (64, 256, 14), "W7": 1 << 24,
+            "W8": True, "W9": (4, 256, 768, 12, 4)},
+    "quick": {"W1": 1 << 16, "W2": (64, 256), "W3": (64, 128, "f16"), "W4": (64, 128),
+              "W5": [(128, "f16"), (128, "bf16"), (128, "f32")], "W6": (2, 16, 8), "W7": 1 << 12,
+              "W8": True, "W9": (1, 16, 64, 4, 2)},
+    "cpu": {"W1": 1 << 24, "W2": (1024, 16384), "W3": (1024, 4096, "f32"), "W4": None,
+            "W5": [(1024, "f32"), (2048, "f32")], "W6": None, "W7": None, "W8": False, "W9": None},
+}
+TOLS = {"f16": 2e-3, "bf16": 1e-2, "f32": 1e-4}
+
+
 def w1(r):
-    n = (1 << 16) if r.quick else (1 << 26)
+    n = r.sizes["W1"]
     g = r.gen(101)
     a, b, c = (r.randn(g, (n,), torch.float32) for _ in range(3))
 
@@ -299,12 +355,12 @@ def w1(r):
     def ref():
         return a.double() * b.double() + c.double()
 
-    return [Case("W1", "", fn, (a, b, c), ref, 1e-5, "GB/s", 16 * n,
+    return [Case("W1", "", fn, (a, b, c), ref, TOLS["f32"], "GB/s", 16 * n,
                  "f32", [n], 101, extra={"bytes": 16 * n})]
 
 
 def w2(r):
-    m, k = (64, 256) if r.quick else (4096, 16384)
+    m, k = r.sizes["W2"]
     g = r.gen(102)
     x = r.randn(g, (m, k), torch.float32)
 
@@ -315,14 +371,14 @@ def w2(r):
         return x.double().sum(dim=1)
 
     nbytes = 4 * m * k + 4 * m
-    return [Case("W2", "", fn, (x,), ref, 1e-5, "GB/s", nbytes,
+    return [Case("W2", "", fn, (x,), ref, TOLS["f32"], "GB/s", nbytes,
                  "f32", [m, k], 102, extra={"bytes": nbytes})]
 
 
 def w3(r):
-    m, n = (64, 128) if r.quick else (4096, 4096)
+    m, n, dt = r.sizes["W3"]
     g = r.gen(103)
-    x = r.randn(g, (m, n), torch.float16)
+    x = r.randn(g, (m, n), DTYPES[dt])
 
     def fn(x):
         return torch.softmax(x, dim=-1)
@@ -330,13 +386,15 @@ def w3(r):
     def ref():
         return torch.softmax(x.double(), dim=-1)
 
-    nbytes = 2 * 2 * m * n
-    return [Case("W3", "", fn, (x,), ref, 2e-3, "GB/s", nbytes,
-                 "f16", [m, n], 103, extra={"bytes": nbytes})]
+    nbytes = 2 * x.element_size() * m * n
+    return [Case("W3", dt, fn, (x,), ref, TOLS[dt], "GB/s", nbytes,
+                 dt, [m, n], 103, extra={"bytes": nbytes})]
 
 
 def w4(r):
-    m, n = (64, 128) if r.quick else (8192, 4096)
+    if r.sizes["W4"] is None:
+        return []
+    m, n = r.sizes["W4"]
     g = r.gen(104)
     x = r.randn(g, (m, n), torch.float32)
     w = 1.0 + r.randn(g, (n,), torch.float32, 0.1)
@@ -349,16 +407,15 @@ def w4(r):
         return F.layer_norm(x.double(), (n,), w.double(), b.double(), 1e-5)
 
     nbytes = 2 * 4 * m * n + 2 * 4 * n
-    return [Case("W4", "", fn, (x, w, b), ref, 1e-4, "GB/s", nbytes,
+    return [Case("W4", "", fn, (x, w, b), ref, TOLS["f32"], "GB/s", nbytes,
                  "f32", [m, n], 104, extra={"bytes": nbytes, "eps": 1e-5})]
 
 
 def w5(r):
-    s = 128 if r.quick else 4096
-    rows = s if r.quick else 256  # rows checked against the f64 reference
     cases = []
-    tols = {"f16": 2e-3, "bf16": 1e-2, "f32": 1e-5}
-    for i, (name, dt) in enumerate(DTYPES.items()):
+    for i, (s, name) in enumerate(r.sizes["W5"]):
+        dt = DTYPES[name]
+        rows = min(s, 256)  # rows checked against the f64 reference
         seed = 105 + 10 * i
         g = r.gen(seed)
         a = r.randn(g, (s, s), dt)
@@ -367,24 +424,23 @@ def w5(r):
         def fn(a, b):
             return a @ b
 
-        def ref(a=a, b=b):
+        def ref(a=a, b=b, rows=rows):
             return a[:rows].double() @ b.double()
 
-        cases.append(Case("W5", name, fn, (a, b), ref, tols[name], "TFLOP/s",
+        cases.append(Case("W5", name, fn, (a, b), ref, TOLS[name], "TFLOP/s",
                           2 * s * s * s, name, [s, s, s], seed,
-                          check_slice=lambda out: out[:rows],
+                          check_slice=lambda out, rows=rows: out[:rows],
                           extra={"flops": 2 * s * s * s, "tf32": False,
                                  "reduced_precision_reduction": False}))
     return cases
 
 
 def w6(r):
-    if r.quick:
-        n, c, o, h, w = 2, 16, 16, 8, 8
-    else:
-        n, c, o, h, w = 64, 256, 256, 14, 14
-    kh = kw = 3
-    nref = n if r.quick else 2  # images checked against the f64 reference
+    if r.sizes["W6"] is None:
+        return []
+    n, c, h = r.sizes["W6"]
+    o, w, kh, kw = c, h, 3, 3
+    nref = min(n, 2)  # images checked against the f64 reference
     g = r.gen(106)
     x = r.randn(g, (n, c, h, w), torch.float16)
     wt = r.randn(g, (o, c, kh, kw), torch.float16, 1.0 / math.sqrt(c * kh * kw))
@@ -396,13 +452,15 @@ def w6(r):
         return F.conv2d(x[:nref].double(), wt.double(), None, 1, 1)
 
     flops = 2 * n * o * h * w * c * kh * kw
-    return [Case("W6", "", fn, (x, wt), ref, 5e-3, "TFLOP/s", flops, "f16",
+    return [Case("W6", "", fn, (x, wt), ref, TOLS["f16"], "TFLOP/s", flops, "f16",
                  [n, c, h, w, o, kh, kw], 106, check_slice=lambda out: out[:nref],
                  extra={"flops": flops, "padding": 1, "layout": "NCHW"})]
 
 
 def w7(r):
-    n = (1 << 12) if r.quick else (1 << 24)
+    if r.sizes["W7"] is None:
+        return []
+    n = r.sizes["W7"]
     g = r.gen(107)
     a, b, c, d = (r.randn(g, (n,), torch.float32) for _ in range(4))
 
@@ -416,11 +474,13 @@ def w7(r):
         return ab + c.double(), ab + d.double()
 
     nbytes = 6 * 4 * n
-    return [Case("W7", "", fn, (a, b, c, d), ref, 1e-5, "GB/s", nbytes,
+    return [Case("W7", "", fn, (a, b, c, d), ref, TOLS["f32"], "GB/s", nbytes,
                  "f32", [n], 107, extra={"bytes": nbytes})]
 
 
 def w8(r):
+    if not r.sizes["W8"]:
+        return []
     n, steps = 1024, 100
     g = r.gen(108)
     x = r.randn(g, (n,), torch.float32)
@@ -433,18 +493,20 @@ def w8(r):
     def ref():
         return x.double() * (1.0001 ** steps)
 
-    return [Case("W8", "", fn, (x,), ref, 1e-4, "us/kernel", steps, "f32",
-                 [n], 108, flush=False, extra={"steps": steps})]
+    return [Case("W8", "", fn, (x,), ref, TOLS["f32"], "us/kernel", steps, "f32",
+                 [n], 108, flush=False, extra={"steps": steps},
+                 impls=("torch_eager", "torch_compile", "torch_cudagraph"))]
 
 
-def gpt_forward(x, mask, layers, lnf, n_head):
-    """Pre-LN GPT-2 block stack with explicit causal attention (no SDPA)."""
+def gpt_forward(x, mask, layers, n_head):
+    """Pre-LN GPT-2 block stack with explicit causal attention (no SDPA), linear weights
+    [in, out] (x @ w + b) and a final LayerNorm without affine, as kiln's W9 (bench/src/gpt.rs)."""
     bsz, t, d = x.shape
     hd = d // n_head
     scale = 1.0 / math.sqrt(hd)
     for (ln1w, ln1b, wqkv, bqkv, wo, bo, ln2w, ln2b, w1, b1, w2, b2) in layers:
         h = F.layer_norm(x, (d,), ln1w, ln1b, 1e-5)
-        qkv = F.linear(h, wqkv, bqkv)
+        qkv = h @ wqkv + bqkv
         q, k, v = qkv.split(d, dim=-1)
         q = q.reshape(bsz, t, n_head, hd).transpose(1, 2)
         k = k.reshape(bsz, t, n_head, hd).transpose(1, 2)
@@ -453,58 +515,79 @@ def gpt_forward(x, mask, layers, lnf, n_head):
         att = att.masked_fill(mask, float("-inf"))
         att = torch.softmax(att, dim=-1)
         y = (att @ v).transpose(1, 2).reshape(bsz, t, d)
-        x = x + F.linear(y, wo, bo)
+        x = x + (y @ wo + bo)
         h = F.layer_norm(x, (d,), ln2w, ln2b, 1e-5)
-        h = F.gelu(F.linear(h, w1, b1), approximate="tanh")
-        x = x + F.linear(h, w2, b2)
-    return F.layer_norm(x, (d,), lnf[0], lnf[1], 1e-5)
+        h = F.gelu(h @ w1 + b1, approximate="tanh")
+        x = x + (h @ w2 + b2)
+    return F.layer_norm(x, (d,), None, None, 1e-5)
+
+
+LAYER_PARAMS = ["ln1.weight", "ln1.bias", "qkv.weight", "qkv.bias", "proj.weight", "proj.bias",
+                "ln2.weight", "ln2.bias", "fc.weight", "fc.bias", "out.weight", "out.bias"]
+
+
+def read_safetensors(path, device):
+    """{name: tensor} of an F16 safetensors file, read without the safetensors package."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n])
+    data = memoryview(blob)[8 + n:]
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        if meta["dtype"] != "F16":
+            raise ValueError(f"{name}: dtype {meta['dtype']}, expected F16")
+        begin, end = meta["data_offsets"]
+        t = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.float16)
+        out[name] = t.reshape(meta["shape"]).to(device)
+    return out
 
 
 def w9(r):
-    if r.quick:
-        bsz, t, d, n_head, n_layer = 1, 16, 64, 4, 2
-    else:
-        bsz, t, d, n_head, n_layer = 4, 256, 768, 12, 4
+    if r.sizes["W9"] is None:
+        return []
+    bsz, t, d, n_head, n_layer = r.sizes["W9"]
     dff = 4 * d
     dt = torch.float16
-    g = r.gen(109)
-    std = 0.02
-
-    def ln_params():
-        return (1.0 + r.randn(g, (d,), dt, std), r.randn(g, (d,), dt, std))
-
-    layers = []
-    for _ in range(n_layer):
-        ln1w, ln1b = ln_params()
-        wqkv, bqkv = r.randn(g, (3 * d, d), dt, std), r.randn(g, (3 * d,), dt, std)
-        wo, bo = r.randn(g, (d, d), dt, std), r.randn(g, (d,), dt, std)
-        ln2w, ln2b = ln_params()
-        w1_, b1_ = r.randn(g, (dff, d), dt, std), r.randn(g, (dff,), dt, std)
-        w2_, b2_ = r.randn(g, (d, dff), dt, std), r.randn(g, (d,), dt, std)
-        layers.append((ln1w, ln1b, wqkv, bqkv, wo, bo, ln2w, ln2b, w1_, b1_, w2_, b2_))
-    lnf = ln_params()
-    x = r.randn(g, (bsz, t, d), dt)
+    if r.w9_weights:
+        params = read_safetensors(r.w9_weights, r.device)
+        x = params["x"]
+        if list(x.shape) != [bsz, t, d]:
+            raise ValueError(f"--w9-weights holds x of shape {list(x.shape)}, suite wants {[bsz, t, d]}")
+        layers = [tuple(params[f"h.{i}.{p}"] for p in LAYER_PARAMS) for i in range(n_layer)]
+        source = "kiln-bench safetensors"
+    else:
+        g = r.gen(109)
+        std = 0.02
+        shapes = [(d,), (d,), (d, 3 * d), (3 * d,), (d, d), (d,), (d,), (d,), (d, dff), (dff,), (dff, d), (d,)]
+        layers = [tuple((1.0 if p.startswith("ln") and p.endswith("weight") else 0.0) + r.randn(g, s, dt, std)
+                        for p, s in zip(LAYER_PARAMS, shapes)) for _ in range(n_layer)]
+        x = r.randn(g, (bsz, t, d), dt)
+        source = "random"
     mask = torch.ones(t, t, dtype=torch.bool, device=r.device).triu(1)
-    nref = bsz if r.quick else 1  # batch rows checked against the f64 reference
+    nref = min(bsz, 1)  # batch rows checked against the f64 reference
 
-    def fn(x, mask, layers, lnf):
-        return gpt_forward(x, mask, layers, lnf, n_head)
+    def fn(x, mask, layers):
+        return gpt_forward(x, mask, layers, n_head)
 
     def ref():
         dl = [tuple(p.double() for p in layer) for layer in layers]
-        return gpt_forward(x[:nref].double(), mask, dl, tuple(p.double() for p in lnf), n_head)
+        return gpt_forward(x[:nref].double(), mask, dl, n_head)
 
     flops = n_layer * (2 * bsz * t * (3 * d * d + d * d + 2 * d * dff)
                        + 2 * 2 * bsz * n_head * t * t * (d // n_head))
-    return [Case("W9", "", fn, (x, mask, layers, lnf), ref, 2e-2, "ms", None, "f16",
+    return [Case("W9", "", fn, (x, mask, layers), ref, 2e-2, "ms", None, "f16",
                  [bsz, t, d, n_head, n_layer], 109, check_slice=lambda out: out[:nref],
+                 impls=("torch_eager", "torch_compile", "torch_cudagraph"),
                  extra={"attention": "explicit", "layers": n_layer, "batch": bsz,
                         "seq": t, "d_model": d, "heads": n_head, "d_ff": dff,
-                        "gelu": "tanh", "flops": flops})]
+                        "gelu": "tanh", "flops": flops, "weights": source})]
 
 
 def copy(r):
-    n = (1 << 16) if r.quick else (1 << 26)
+    n = r.sizes["W1"]
     g = r.gen(110)
     src = r.randn(g, (n,), torch.float32)
     dst = torch.empty_like(src)
@@ -529,7 +612,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", choices=["cuda", "cpu"], default=None,
                     help="default: cuda when available, else cpu")
-    ap.add_argument("--quick", action="store_true", help="tiny sizes, 5 timed calls")
+    ap.add_argument("--suite", choices=sorted(SIZES), default=None,
+                    help="sizes (bench/src/suite.rs); default: gpu on cuda, cpu on the CPU")
+    ap.add_argument("--quick", action="store_true", help="the quick suite: CI sizes, 5 timed calls")
+    ap.add_argument("--w9-weights", default=None, help="safetensors file with the W9 input and weights")
     ap.add_argument("--only", default="", help="comma list of W1..W9, copy")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     opts = ap.parse_args()
@@ -554,8 +640,9 @@ def main():
     torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False
     torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
 
-    r = Runner(device, opts.quick, not opts.no_compile)
-    log(f"torch {torch.__version__} on {r.device_name}; quick={opts.quick} "
+    suite = "quick" if opts.quick else (opts.suite or ("gpu" if device == "cuda" else "cpu"))
+    r = Runner(device, suite, not opts.no_compile, opts.w9_weights)
+    log(f"torch {torch.__version__} on {r.device_name}; suite={suite} "
         f"compile={not opts.no_compile} iters={r.iters}")
     t_start = time.perf_counter()
     for name in names:

@@ -38,15 +38,6 @@ const UNARY: [UnaryCase; 16] = [
     ("square", Tensor::square, |x| x, |x| x * x),
 ];
 
-/// Transcendentals computed in a dtype's precision lose a few ulps more than a single rounding.
-fn widen(dtype: DType) -> DType {
-    if dtype == DType::F32 {
-        DType::F16
-    } else {
-        dtype
-    }
-}
-
 #[test]
 fn unary_ops_match_reference() -> kiln::Result<()> {
     for device in devices() {
@@ -58,7 +49,7 @@ fn unary_ops_match_reference() -> kiln::Result<()> {
                     let t = kiln_conformance::tensor(&input.data, shape, dtype, &device)?;
                     let got = read(&op(&t)?)?;
                     let want = input.map(reference);
-                    let tol = if matches!(name, "neg" | "abs" | "relu" | "square") { dtype } else { widen(dtype) };
+                    let tol = dtype;
                     assert_close(&format!("{name} {shape:?} on {}", device.name()), &got, &want, tol);
                 }
             }
@@ -107,7 +98,7 @@ fn binary_ops_broadcast_and_match_reference() -> kiln::Result<()> {
                     let want =
                         if out.dtype() == DType::Bool || name == "div" { want } else { want.map(|x| wrap(x, dtype)) };
                     assert_eq!(out.shape(), want.shape, "{name} shape");
-                    let tol = if name == "div" { widen(out_dtype) } else { out_dtype };
+                    let tol = out_dtype;
                     assert_close(
                         &format!("{name} {sa:?}x{sb:?} {dtype} on {}", device.name()),
                         &read(&out)?,
@@ -256,13 +247,9 @@ fn casts_between_dtypes() -> kiln::Result<()> {
         let t = kiln::Tensor::from_slice_on(&data, &[7], &device)?;
         let r = Reference::new(data.to_vec(), &[7]);
         for dtype in kiln::DType::ALL_TENSOR {
-            let want = if dtype.is_unsigned() {
-                r.map(|x| representable(x.abs(), dtype))
-            } else {
-                r.map(|x| representable(x, dtype))
-            };
-            let src = if dtype.is_unsigned() { t.abs()? } else { t.clone() };
-            assert_close(&format!("cast f64->{dtype}"), &read(&src.cast(dtype)?)?, &want, dtype);
+            // Negative floats saturate to 0 in unsigned types (see the semantics tests).
+            let want = r.map(|x| representable(if dtype.is_unsigned() { x.max(0.0) } else { x }, dtype));
+            assert_close(&format!("cast f64->{dtype}"), &read(&t.cast(dtype)?)?, &want, dtype);
         }
         let ints = kiln::Tensor::from_slice_on(&[3i32, -4, 0], &[3], &device)?;
         assert_eq!(ints.cast(DType::F32)?.to_vec::<f32>()?, vec![3.0, -4.0, 0.0]);
@@ -280,6 +267,7 @@ fn matmul_softmax_layernorm() -> kiln::Result<()> {
             let want = ra.matmul(&rb);
             let (atol, _) = kiln_conformance::tolerance(DType::F32);
             let got = read(&a.matmul(&b)?)?;
+            assert_eq!(got.len(), want.data.len(), "matmul {n}x{k}x{m}: element count");
             for (g, w) in got.iter().zip(&want.data) {
                 assert!((g - w).abs() <= atol * (k as f64 + 1.0) * 4.0, "matmul {n}x{k}x{m}: {g} vs {w}");
             }
@@ -288,22 +276,27 @@ fn matmul_softmax_layernorm() -> kiln::Result<()> {
         let (rb, b) = sample(&[4, 2], DType::F32, 13, &device)?;
         let batched = a.matmul(&b)?;
         assert_eq!(batched.shape(), vec![2, 3, 2]);
-        let first = ra.shrink(&[(0, 1), (0, 3), (0, 4)]).reshape(&[3, 4]).matmul(&rb);
-        assert_close("batched matmul", &read(&batched)?[..6], &first, DType::F16);
+        let got = read(&batched)?;
+        assert_eq!(got.len(), 12, "batched matmul: element count");
+        for batch in 0..2 {
+            let want = ra.shrink(&[(batch, batch + 1), (0, 3), (0, 4)]).reshape(&[3, 4]).matmul(&rb);
+            assert_close(&format!("batched matmul, batch {batch}"), &got[batch * 6..][..6], &want, DType::F32);
+        }
 
         for dtype in [DType::F32, DType::F16] {
             let (r, x) = sample(&[5, 9], dtype, 14, &device)?;
             let max = r.reduce(&[1], f64::NEG_INFINITY, f64::max);
             let e = r.zip(&max, |x, m| (x - m).exp());
             let s = e.reduce(&[1], 0.0, |a, b| a + b);
-            assert_close("softmax", &read(&x.softmax(-1)?)?, &e.zip(&s, |a, b| a / b), widen(dtype));
+            assert_close("softmax", &read(&x.softmax(-1)?)?, &e.zip(&s, |a, b| a / b), dtype);
             let logs = r.zip(&max, |x, m| x - m).zip(&s, |y, s| y - s.ln());
-            assert_close("log_softmax", &read(&x.log_softmax(1)?)?, &logs, widen(dtype));
+            assert_close("log_softmax", &read(&x.log_softmax(1)?)?, &logs, dtype);
             let mean = r.reduce(&[1], 0.0, |a, b| a + b).map(|v| v / 9.0);
             let centered = r.zip(&mean, |x, m| x - m);
             let var = centered.map(|c| c * c).reduce(&[1], 0.0, |a, b| a + b).map(|v| v / 9.0);
             let ln = centered.zip(&var, |c, v| c / (v + 1e-5).sqrt());
-            let tol = if dtype == DType::F16 { DType::BF16 } else { DType::F16 };
+            // f16 layernorm rounds to f16 after each of its steps: a chain, checked at bf16's looseness.
+            let tol = if dtype == DType::F16 { DType::BF16 } else { dtype };
             assert_close("layernorm", &read(&x.layernorm(-1, 1e-5)?)?, &ln, tol);
         }
     }
@@ -326,7 +319,7 @@ fn creation_and_realize_all() -> kiln::Result<()> {
         assert_close("seed out1", &read(&o1)?, &rab.zip(&rc, |x, y| representable(x + y, DType::F32)), DType::F32);
         assert_close("seed out2", &read(&o2)?, &rab.zip(&rd, |x, y| representable(x + y, DType::F32)), DType::F32);
         let c2 = a.exp()?.contiguous()?.add(&b)?;
-        assert_close("contiguous", &read(&c2)?, &ra.zip(&rb, |x, y| x.exp() + y), DType::F16);
+        assert_close("contiguous", &read(&c2)?, &ra.zip(&rb, |x, y| x.exp() + y), DType::F32);
     }
     let e = kiln::Tensor::eye(3, DType::I32)?;
     assert_eq!(e.to_vec::<i32>()?, vec![1, 0, 0, 0, 1, 0, 0, 0, 1]);
@@ -397,7 +390,7 @@ fn conv2d_and_attention() -> kiln::Result<()> {
                 acc
             });
             assert_eq!(out.shape(), want.shape, "conv2d shape");
-            assert_close(&format!("conv2d stride {stride} pad {padding}"), &read(&out)?, &want, DType::F16);
+            assert_close(&format!("conv2d stride {stride} pad {padding}"), &read(&out)?, &want, DType::F32);
         }
         let (rq, q) = sample(&[2, 5, 4], DType::F32, 22, &device)?;
         let (rk, k) = sample(&[2, 5, 4], DType::F32, 23, &device)?;
@@ -411,7 +404,7 @@ fn conv2d_and_attention() -> kiln::Result<()> {
             let z: f64 = scores.iter().map(|x| (x - m).exp()).sum();
             scores.iter().enumerate().map(|(s, x)| (x - m).exp() / z * rv.at(&[b, s, e])).sum()
         });
-        assert_close("causal attention", &read(&out)?, &want, DType::F16);
+        assert_close("causal attention", &read(&out)?, &want, DType::F32);
         let bad = q.conv2d(&k, None, 1, 0);
         assert!(bad.is_err(), "conv2d of 3-D tensors is an error");
     }

@@ -1,7 +1,9 @@
 //! `cargo xtask gpu-pack`: builds the GPU-relevant test binaries and the quickstart in release mode,
 //! strips them into `.gpu/` with a `run.sh`, so a machine with a GPU and no Rust toolchain can run
 //! them (`bash .gpu/run.sh`; logs go to `$OUT/gpu-pack.log` when `$OUT` is set). `-p <package>`
-//! (repeatable) packs only those packages' tests; the quickstart comes with `kiln`.
+//! (repeatable) packs only those packages' tests; the quickstart comes with `kiln`. The benchmark
+//! binary, its `bench.sh` and the tinygrad wheel its reference needs (`.gpu/wheels/`, downloaded into
+//! the git-ignored `.whl/` once) always come along: `bash .gpu/bench.sh` runs the full benchmark.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -56,6 +58,99 @@ fi
 echo "=== summary: ${#failed[@]} failed${failed[*]:+: ${failed[*]}}" | tee -a "$log"
 [[ ${#failed[@]} -eq 0 ]]
 "#;
+
+/// The tinygrad release the GPU benchmark's reference installs (a pure-Python wheel).
+const TINYGRAD: &str = "tinygrad==0.14.0";
+
+const BENCH_SH: &str = r#"#!/usr/bin/env bash
+# The full benchmark on a GPU machine, from the repository root: kiln-bench on CUDA against torch eager,
+# torch.compile, torch CUDA-graph replay and tinygrad (installed here from .gpu/wheels), then on Vulkan
+# against the reference lines the CUDA run just measured on the same GPU. Made by `cargo xtask gpu-pack`.
+# Writes to $OUT (else .gpu/results): bench-{cuda,vulkan}.{jsonl,md,svg}, device.txt, and appends to
+# bench.log. Each reference script gets $KILN_BENCH_REF_TIMEOUT_S seconds (default 200); extra arguments
+# go to both kiln-bench runs.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+cd "$root"
+out="${OUT:-$here/results}"
+mkdir -p "$out"
+log="$out/bench.log"
+export KILN_CACHE_DIR="${KILN_CACHE_DIR:-/tmp/kiln-cache}" PYTHONUNBUFFERED=1
+if compgen -G "$here/wheels/*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/kiln-site \
+        "$here"/wheels/*.whl 2>&1 | tee -a "$log" && export PYTHONPATH="/tmp/kiln-site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+if compgen -G "$root/.gl/*.deb" >/dev/null; then
+    for f in "$root"/.gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [[ -z "${VK_DRIVER_FILES:-}" && -f "$nvidia_icd" ]] && ! compgen -G "/usr/share/vulkan/icd.d/*nvidia*" >/dev/null \
+    && ! compgen -G "/etc/vulkan/icd.d/*nvidia*" >/dev/null; then
+    export VK_DRIVER_FILES="$nvidia_icd"
+fi
+{
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    python3 -c 'import torch; print("torch", torch.__version__)'
+    python3 -c 'import importlib.metadata as m; print("tinygrad", m.version("tinygrad"))'
+    date -u +%Y-%m-%dT%H:%M:%SZ
+} >"$out/device.txt" 2>&1
+tee -a "$log" <"$out/device.txt"
+status=0
+echo "=== kiln-bench --device cuda" | tee -a "$log"
+"$here/kiln-bench" --device cuda --json "$out/bench-cuda.jsonl" --plot "$out/bench-cuda.svg" \
+    --ref-timeout-s "${KILN_BENCH_REF_TIMEOUT_S:-200}" "$@" >"$out/bench-cuda.md" 2> >(tee -a "$log" >&2) || status=1
+tee -a "$log" <"$out/bench-cuda.md"
+echo "=== kiln-bench --device vulkan" | tee -a "$log"
+refs=(--refs-from "$out/bench-cuda.jsonl")
+[[ -f "$out/bench-cuda.jsonl" ]] || refs=(--ref-timeout-s "${KILN_BENCH_REF_TIMEOUT_S:-200}")
+"$here/kiln-bench" --device vulkan "${refs[@]}" --json "$out/bench-vulkan.jsonl" --plot "$out/bench-vulkan.svg" "$@" \
+    >"$out/bench-vulkan.md" 2> >(tee -a "$log" >&2) || status=1
+tee -a "$log" <"$out/bench-vulkan.md"
+exit $status
+"#;
+
+/// Copies the tinygrad wheel into `pack/wheels`, downloading it into `root/.whl` first when absent.
+/// Without it the benchmark still runs, and its tinygrad columns say `n/a`; so a failure only warns.
+fn pack_tinygrad(root: &Path, pack: &Path) {
+    let cached = root.join(".whl");
+    let find = || {
+        std::fs::read_dir(&cached).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("tinygrad-") && n.ends_with(".whl"))
+        })
+    };
+    if find().is_none() {
+        eprintln!("xtask: downloading the {TINYGRAD} wheel into {}", cached.display());
+        let status = Command::new("python3")
+            .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12", "-d"])
+            .arg(&cached)
+            .arg(TINYGRAD)
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            eprintln!("xtask: WARNING: could not download {TINYGRAD}; the GPU benchmark will run without tinygrad");
+        }
+    }
+    let Some(wheel) = find() else { return };
+    let wheels = pack.join("wheels");
+    let copied = std::fs::create_dir_all(&wheels)
+        .and_then(|()| std::fs::copy(&wheel, wheels.join(wheel.file_name().unwrap_or_default())));
+    if let Err(e) = copied {
+        eprintln!("xtask: WARNING: could not pack {}: {e}", wheel.display());
+    }
+}
+
+/// Writes an executable script.
+fn write_script(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
 
 /// Runs cargo with JSON messages and returns the executables of the artifacts `want` accepts, named
 /// `<package>-<target>`.
@@ -164,22 +259,18 @@ pub fn gpu_pack(args: &[String]) -> Result<(), String> {
     if let Some(quickstart) = &quickstart {
         strip_into(quickstart, &pack.join("quickstart"))?;
     }
-    // The benchmark binary runs from the repository root there: `.gpu/kiln-bench --device cuda`.
+    // The benchmark binary runs from the repository root there (`bash .gpu/bench.sh`).
     let bench_args = ["build", "--release", "-j2", "-p", "kiln-bench", "--message-format=json-render-diagnostics"];
     let bench = built_executables(&bench_args, |m| m["target"]["name"] == "kiln-bench")?;
     let bench = bench.into_iter().next().ok_or("cargo built no kiln-bench executable")?.1;
     strip_into(&bench, &pack.join("kiln-bench"))?;
-    let run_sh = pack.join("run.sh");
-    std::fs::write(&run_sh, RUN_SH).map_err(|e| format!("write {}: {e}", run_sh.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&run_sh, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("chmod {}: {e}", run_sh.display()))?;
-    }
+    write_script(&pack.join("run.sh"), RUN_SH)?;
+    write_script(&pack.join("bench.sh"), BENCH_SH)?;
+    pack_tinygrad(&root, &pack);
     let size: u64 = walk_size(&pack);
     eprintln!(
-        "xtask: packed {} test binaries{}, kiln-bench into {} ({:.1} MiB); run `bash .gpu/run.sh` on the GPU machine",
+        "xtask: packed {} test binaries{}, kiln-bench into {} ({:.1} MiB); run `bash .gpu/run.sh` (tests) or \
+         `bash .gpu/bench.sh` (benchmark) on the GPU machine",
         binaries.len(),
         if quickstart.is_some() { " and quickstart" } else { "" },
         pack.display(),

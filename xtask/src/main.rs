@@ -22,7 +22,8 @@ fn main() -> ExitCode {
   test-gpu       GPU tests (reports loudly when skipped)
   gpu-pack [-p PKG]  release GPU test binaries and quickstart, stripped into .gpu/ with run.sh
   check-layers   enforce the crate layer order
-  bench [args]   W1-W9 vs PyTorch (`--quick`, `--device cuda`), or `bench symbolic`"
+  bench [args]   W1-W9 vs torch/tinygrad, CPU rows vs numpy (`--quick`, `--device cpu|cuda|vulkan`,
+                 `--plot FILE.svg`), or `bench symbolic`"
             .into()),
     };
     match result {
@@ -91,7 +92,8 @@ fn test_gpu() -> Result<(), String> {
 }
 
 /// `bench symbolic` runs the simplifier micro-benchmark; anything else runs `kiln-bench` (W1-W9 and
-/// compile speed against PyTorch) with the given arguments, e.g. `bench --quick` or `bench --device cuda`.
+/// compile speed against torch and tinygrad, or the CPU rows against numpy) with the given arguments,
+/// e.g. `bench --quick`, `bench --device cpu` or `bench --device cuda --plot bench.svg`.
 fn bench(args: &[String]) -> Result<(), String> {
     if args.first().map(String::as_str) == Some("symbolic") {
         return cargo(&["run", "--release", "-j2", "-p", "kiln-rewrite", "--example", "symbolic_bench"], &[]);

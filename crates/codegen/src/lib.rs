@@ -1,11 +1,14 @@
 //! kiln-codegen: lowers kernel ASTs to linear programs and renders them (C, CUDA C, SPIR-V).
 //!
-//! [`lower`] turns movement ops into index arithmetic on ranges and reductions into `REDUCE` nodes,
-//! [`linearize`] orders the result into a [`Program`] (loops, accumulators, loads, stores), and
-//! [`render`] turns it into [`Source`] for a [`Dialect`]. Every index and gate goes through `kiln_rewrite::simplify`.
+//! [`lower`] turns movement ops into index arithmetic on one range per dimension and reductions into
+//! `REDUCE` nodes (a [`Kernel`] with ordered axes); [`OptOp`]s split those axes (chosen by the
+//! hand-coded heuristics or given); late passes expand upcasts and unrolls, combine grouped reductions
+//! through local memory and place axes on the hardware; the linearizer orders the result into a
+//! [`Program`] with its launch dimensions, and [`render`] turns it into [`Source`] for a [`Dialect`]. Every index and gate goes through `kiln_rewrite::simplify`.
 //! This crate never sees a device handle.
 
 mod error;
+mod late;
 mod linearize;
 mod lower;
 mod opt;
@@ -15,20 +18,45 @@ mod source;
 mod target;
 
 pub use error::CodegenError;
-pub use linearize::linearize;
 pub use lower::lower;
-pub use opt::OptOp;
-pub use program::{Param, Program};
+pub use opt::{hand_coded_optimizations, Kernel, OptOp};
+pub use program::{LaunchDims, Param, Program};
 pub use render::render;
 pub use source::Source;
-pub use target::{Dialect, Target};
+pub use target::{Caps, Dialect, Target};
 
 use kiln_uop::UOp;
 
-/// Lowers, linearizes and renders the kernel `ast` for `target`: its program and source.
+/// Whether the hand-coded heuristics run (`KILN_OPT=0` turns them off).
+fn heuristics_enabled() -> bool {
+    std::env::var("KILN_OPT").map_or(true, |v| v.trim() != "0")
+}
+
+/// Lowers the kernel `ast`, optimises it with the hand-coded heuristics (unless `KILN_OPT=0`),
+/// linearizes and renders it for `target`. The program lists the opts applied.
 pub fn compile_kernel(ast: &UOp, target: &Target) -> Result<(Program, Source), CodegenError> {
-    let lowered = lower(ast, target)?;
-    let program = linearize(&lowered, target)?;
+    let kernel = lower(ast)?;
+    let (kernel, opts) =
+        if heuristics_enabled() { hand_coded_optimizations(&kernel, &target.caps) } else { (kernel, Vec::new()) };
+    finish(&kernel, opts, target)
+}
+
+/// Like [`compile_kernel`] with exactly the opts given (each must apply, or this is an error).
+pub fn compile_kernel_with(ast: &UOp, target: &Target, opts: &[OptOp]) -> Result<(Program, Source), CodegenError> {
+    let mut kernel = lower(ast)?;
+    for &opt in opts {
+        kernel = kernel.apply_opt(opt, &target.caps)?;
+    }
+    finish(&kernel, opts.to_vec(), target)
+}
+
+/// The late passes, linearization and rendering of an optimised kernel.
+fn finish(kernel: &Kernel, opts: Vec<OptOp>, target: &Target) -> Result<(Program, Source), CodegenError> {
+    let expanded = late::expand(kernel);
+    let grouped = late::group_reduce(&expanded);
+    let placed = late::gpudims(&grouped, &target.caps)?;
+    let mut program = linearize::linearize(&placed)?;
+    program.opts = opts;
     let source = render(&program, target.dialect)?;
     Ok((program, source))
 }

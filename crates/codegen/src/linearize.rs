@@ -7,10 +7,11 @@
 //! the accumulator's final value.
 
 use crate::error::CodegenError;
-use crate::lower::{reduce_identity, Lowered};
+use crate::late::Placed;
+use crate::lower::reduce_identity;
+use crate::opt::{range_kind, range_size};
 use crate::program::{Param, Program};
-use crate::target::Target;
-use kiln_uop::{Arg, DType, Op, ReduceOp, UOp};
+use kiln_uop::{Arg, DType, Op, RangeKind, ReduceOp, UOp};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Float sums over at least this many elements accumulate with Kahan compensation: a serial f32
@@ -18,53 +19,68 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 /// ulp of the exact sum whatever the length, at three extra adds per element.
 pub const COMPENSATED_MIN_TRIPS: i64 = 4096;
 
-/// Orders the lowered kernel into a [`Program`].
-pub fn linearize(lowered: &Lowered, target: &Target) -> Result<Program, CodegenError> {
-    let mut lin =
-        Linearizer { out: Vec::new(), emitted: HashSet::new(), ranges: HashMap::new(), open: BTreeSet::new(), accs: 0 };
+/// Orders a placed kernel into a [`Program`].
+pub(crate) fn linearize(placed: &Placed) -> Result<Program, CodegenError> {
+    let kernel = &placed.kernel;
+    let nodes = kernel.sink.toposort();
+    let reduces: Vec<UOp> = nodes.iter().filter(|u| u.op() == Op::Reduce).cloned().collect();
+    let mut lin = Linearizer {
+        out: Vec::new(),
+        emitted: HashSet::new(),
+        ranges: HashMap::new(),
+        open: BTreeSet::new(),
+        accs: 0,
+        reduces,
+    };
     let mut params: Vec<Param> = Vec::new();
-    let nodes = lowered.sink.toposort();
-    for g in &lowered.globals {
+    for g in &kernel.globals {
         let Arg::Buffer { numel, .. } = g.arg() else { unreachable!("lowering checked every global") };
-        let written = lowered.sink.src().iter().any(|s| s.src()[0] == *g);
+        let written = kernel.sink.src().iter().any(|s| s.src()[0] == *g);
         params.push(Param { dtype: g.dtype(), numel: *numel, written });
         lin.push(g.clone());
     }
-    let loops: Vec<UOp> = lowered.global_indices.iter().filter(|u| u.op() == Op::Range).cloned().collect();
-    for g in &lowered.global_indices {
-        let opened = lin.ranges_of(g);
-        lin.open.extend(opened);
-        lin.push(g.clone());
+    if let Some(guard) = &placed.guard {
+        lin.emit(guard)?;
+        lin.push(UOp::new(Op::If, DType::Void, vec![guard.clone()], Arg::None));
     }
-    for store in lowered.sink.src() {
+    let loops: Vec<UOp> = kernel.axes.iter().filter(|r| range_kind(r) == Some(RangeKind::Global)).cloned().collect();
+    for r in &loops {
+        let opened = lin.ranges_of(r);
+        lin.open.extend(opened);
+        lin.push(r.clone());
+    }
+    for store in kernel.sink.src() {
         lin.emit(store)?;
     }
     for r in loops.iter().rev() {
         lin.out.push(UOp::new(Op::EndRange, DType::Void, vec![r.clone()], Arg::None));
     }
-    let global_size: usize = lowered.output_shape.iter().product();
+    if let Some(guard) = &placed.guard {
+        lin.out.push(UOp::new(Op::EndIf, DType::Void, vec![guard.clone()], Arg::None));
+    }
+    let global_size: usize = kernel.output_shape.iter().product();
     let index_fits_i32 = nodes.iter().filter(|u| u.dtype() == DType::Index).all(|u| {
         let (lo, hi) = u.bounds();
         lo >= i64::from(i32::MIN) && hi <= i64::from(i32::MAX)
     }) && global_size < i32::MAX as usize;
-    let has_reduce = nodes.iter().any(|u| u.op() == Op::Reduce);
-    let dims: Vec<String> = lowered.output_shape.iter().map(ToString::to_string).collect();
+    let has_reduce = !lin.reduces.is_empty();
+    let dims: Vec<String> = kernel.output_shape.iter().map(ToString::to_string).collect();
     let name =
         format!("{}_{}", if has_reduce { "r" } else { "E" }, if dims.is_empty() { "1".into() } else { dims.join("_") });
-    let flops = estimate_flops(&lin.out, if target.flattens_output() { global_size } else { 1 });
-    let parallel_extent = match (target.flattens_output(), loops.first()) {
-        (false, Some(r)) => usize::try_from(r.vmax() + 1).unwrap_or(1),
-        _ => 1,
-    };
+    let launch = placed.launch;
+    let threads = launch.global.iter().chain(&launch.local).map(|&d| d as usize).product();
+    let flops = estimate_flops(&lin.out, threads);
+    let parallel_extent = loops.first().map_or(1, range_size);
     Ok(Program {
         name,
         instructions: lin.out,
         params,
         global_size,
-        local_size: if target.flattens_output() { target.local_size } else { 1 },
+        launch,
         parallel_extent,
         index_fits_i32,
         flops,
+        opts: Vec::new(),
     })
 }
 
@@ -93,6 +109,8 @@ struct Linearizer {
     /// Ranges whose loops are open at the current point.
     open: BTreeSet<u32>,
     accs: usize,
+    /// Every `REDUCE` of the kernel: those over the same ranges share one loop.
+    reduces: Vec<UOp>,
 }
 
 impl Linearizer {
@@ -148,42 +166,69 @@ impl Linearizer {
             self.push(u.clone());
             return Ok(());
         }
-        let Arg::Reduce(op) = u.arg() else { return Err(CodegenError::Malformed("REDUCE without op".into())) };
-        let body = &u.src()[0];
+        // Reductions over the same ranges (copies made by an upcast) share one loop, each with its own
+        // accumulator, so loads they share are read once per iteration.
+        let siblings: Vec<UOp> = self
+            .reduces
+            .iter()
+            .filter(|r| r.src()[1..] == u.src()[1..] && !self.emitted.contains(*r))
+            .filter(|r| *r == u || !(r.toposort().contains(u) || u.toposort().contains(r)))
+            .cloned()
+            .collect();
         let own: BTreeSet<u32> = u.src()[1..].iter().flat_map(|r| self.ranges_of(r)).collect();
         // Hoist what the loop does not change: everything whose ranges are open already.
-        for node in body.toposort() {
-            if node.op() != Op::Range && !self.emitted.contains(&node) && self.ranges_of(&node).is_subset(&self.open) {
-                self.emit(&node)?;
+        for m in &siblings {
+            for node in m.src()[0].toposort() {
+                if node.op() != Op::Range
+                    && !self.emitted.contains(&node)
+                    && self.ranges_of(&node).is_subset(&self.open)
+                {
+                    self.emit(&node)?;
+                }
             }
         }
-        let acc = self.accumulator(vec![reduce_identity(*op, u.dtype())]);
         let trips: i64 = u.src()[1..].iter().map(|r| r.vmax() + 1).product();
-        let compensation = (*op == ReduceOp::Add && u.dtype().is_float() && trips >= COMPENSATED_MIN_TRIPS)
-            .then(|| self.accumulator(vec![UOp::constant(u.dtype(), kiln_uop::ConstValue::Float(0.0)), acc.clone()]));
+        let mut accs = Vec::new();
+        for m in &siblings {
+            let Arg::Reduce(op) = m.arg() else { return Err(CodegenError::Malformed("REDUCE without op".into())) };
+            let acc = self.accumulator(vec![reduce_identity(*op, m.dtype())]);
+            // Partials of a grouped reduction read back from local memory are sums themselves: their
+            // combination is compensated however few there are.
+            let partials = m.src()[0].op() == Op::Load && m.src()[0].src()[0].op() == Op::Barrier;
+            let long = trips >= COMPENSATED_MIN_TRIPS || partials;
+            let compensation = (*op == ReduceOp::Add && m.dtype().is_float() && long).then(|| {
+                self.accumulator(vec![UOp::constant(m.dtype(), kiln_uop::ConstValue::Float(0.0)), acc.clone()])
+            });
+            accs.push((*op, acc, compensation));
+        }
         for r in &u.src()[1..] {
             self.push(r.clone());
         }
         self.open.extend(own.iter().copied());
-        self.emit(body)?;
-        if let Some(c) = compensation {
-            // Kahan: y = x - c; t = acc + y; c = (t - acc) - y; acc = t. Each step is its own value,
-            // computed before either assignment.
-            let y = body.sub(&c);
-            let t = acc.add(&y);
-            let lost = t.sub(&acc).sub(&y);
-            for node in [&y, &t, &lost] {
-                self.emit(node)?;
+        for m in &siblings {
+            self.emit(&m.src()[0])?;
+        }
+        for (m, (op, acc, compensation)) in siblings.iter().zip(&accs) {
+            let body = &m.src()[0];
+            if let Some(c) = compensation {
+                // Kahan: y = x - c; t = acc + y; c = (t - acc) - y; acc = t. Each step is its own value,
+                // computed before either assignment.
+                let y = body.sub(c);
+                let t = acc.add(&y);
+                let lost = t.sub(acc).sub(&y);
+                for node in [&y, &t, &lost] {
+                    self.emit(node)?;
+                }
+                self.push(UOp::new(Op::Assign, m.dtype(), vec![c.clone(), lost], Arg::None));
+                self.push(UOp::new(Op::Assign, m.dtype(), vec![acc.clone(), t], Arg::None));
+            } else {
+                let combined = match op {
+                    ReduceOp::Add => acc.add(body),
+                    ReduceOp::Mul => acc.mul(body),
+                    ReduceOp::Max => acc.max(body),
+                };
+                self.push(UOp::new(Op::Assign, m.dtype(), vec![acc.clone(), combined], Arg::None));
             }
-            self.push(UOp::new(Op::Assign, u.dtype(), vec![c.clone(), lost], Arg::None));
-            self.push(UOp::new(Op::Assign, u.dtype(), vec![acc.clone(), t], Arg::None));
-        } else {
-            let combined = match op {
-                ReduceOp::Add => acc.add(body),
-                ReduceOp::Mul => acc.mul(body),
-                ReduceOp::Max => acc.max(body),
-            };
-            self.push(UOp::new(Op::Assign, u.dtype(), vec![acc.clone(), combined], Arg::None));
         }
         for r in u.src()[1..].iter().rev() {
             self.out.push(UOp::new(Op::EndRange, DType::Void, vec![r.clone()], Arg::None));
@@ -198,7 +243,10 @@ impl Linearizer {
                 self.emitted.remove(&n);
             }
         }
-        self.push(u.clone());
+        // Renderers pair each REDUCE with the latest accumulator not yet taken: last defined, first read.
+        for m in siblings.iter().rev() {
+            self.push(m.clone());
+        }
         Ok(())
     }
 }

@@ -1,13 +1,15 @@
-//! What the code is generated for: the dialect and the launch shape it implies.
+//! What the code is generated for: the dialect, and the capabilities of the device that decide which
+//! optimisations apply and how a kernel's axes map to the launch (`Caps`). Codegen never asks a device
+//! anything else.
 
 /// The language a renderer writes: a C-family dialect or SPIR-V.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {
     /// Portable C compiled by the system `cc`; one function per kernel, parallel over its outer loop.
     C,
-    /// CUDA C compiled by NVRTC; one thread per output element.
+    /// CUDA C compiled by NVRTC.
     Cuda,
-    /// A SPIR-V compute shader for Vulkan; one invocation per output element.
+    /// A SPIR-V compute shader for Vulkan.
     Spirv,
 }
 
@@ -22,25 +24,71 @@ impl Dialect {
     }
 }
 
+/// What a device offers the code generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Caps {
+    /// Threads grouped in blocks (workgroups) that share memory and barriers.
+    pub has_local: bool,
+    /// Most threads per block along each dimension.
+    pub max_local: [u32; 3],
+    /// Most threads per block in all.
+    pub max_local_total: u32,
+    /// Most blocks along each dimension of a launch.
+    pub max_groups: [u32; 3],
+    /// Bytes of memory shared by a block.
+    pub shared_bytes: u32,
+    /// Threads per block of a kernel whose axes name no local dimension (its outputs are numbered
+    /// flat across blocks of this size).
+    pub flat_local: u32,
+}
+
+impl Caps {
+    /// A device without blocks (the CPU).
+    pub const NONE: Caps = Caps {
+        has_local: false,
+        max_local: [1, 1, 1],
+        max_local_total: 1,
+        max_groups: [1, 1, 1],
+        shared_bytes: 0,
+        flat_local: 1,
+    };
+}
+
 /// Code generation target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     /// Renderer dialect.
     pub dialect: Dialect,
-    /// Threads per block for GPU dialects.
-    pub local_size: usize,
+    /// The device's capabilities.
+    pub caps: Caps,
 }
 
 impl Target {
     /// The CPU target.
-    pub const CPU: Target = Target { dialect: Dialect::C, local_size: 1 };
-    /// The CUDA target.
-    pub const CUDA: Target = Target { dialect: Dialect::Cuda, local_size: 256 };
-    /// The Vulkan target (128 invocations per workgroup: every device allows at least 128).
-    pub const VULKAN: Target = Target { dialect: Dialect::Spirv, local_size: 128 };
-
-    /// GPU dialects flatten the output dims into one hardware index; CPU keeps nested loops.
-    pub fn flattens_output(&self) -> bool {
-        self.dialect != Dialect::C
-    }
+    pub const CPU: Target = Target { dialect: Dialect::C, caps: Caps::NONE };
+    /// A CUDA target with the limits of every GPU since compute capability 3.0 (devices report their
+    /// own).
+    pub const CUDA: Target = Target {
+        dialect: Dialect::Cuda,
+        caps: Caps {
+            has_local: true,
+            max_local: [1024, 1024, 64],
+            max_local_total: 1024,
+            max_groups: [i32::MAX as u32, 65_535, 65_535],
+            shared_bytes: 48 * 1024,
+            flat_local: 256,
+        },
+    };
+    /// A Vulkan target with the limits every Vulkan device guarantees (devices report their own).
+    pub const VULKAN: Target = Target {
+        dialect: Dialect::Spirv,
+        caps: Caps {
+            has_local: true,
+            max_local: [128, 128, 64],
+            max_local_total: 128,
+            max_groups: [65_535, 65_535, 65_535],
+            shared_bytes: 16 * 1024,
+            flat_local: 128,
+        },
+    };
 }

@@ -3,11 +3,14 @@
 //! architecture and NVRTC version, and launched one thread per output element.
 
 use crate::nvrtc;
-use cudarc::driver::{result, sys, CudaContext, CudaFunction, CudaStream, DriverError, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    result, sys, CudaContext, CudaEvent, CudaFunction, CudaStream, DriverError, LaunchConfig, PushKernelArg,
+};
 use cudarc::nvrtc::Ptx;
-use kiln_codegen::{Program, Source, Target};
+use kiln_codegen::{Caps, Program, Source, Target};
 use kiln_runtime::{
-    check_launch_args, content_hash, source_text, CompiledKernel, Device, DiskCache, RawBuffer, RuntimeError,
+    check_copy, check_launch_args, content_hash, source_text, CompiledKernel, Device, DiskCache, RawBuffer,
+    RuntimeError, Timer,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +27,8 @@ pub struct CudaDevice {
     nvrtc_version: String,
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
+    /// Block and grid limits and shared memory, read from the device's attributes.
+    caps: Caps,
     /// Live allocations and their sizes in bytes.
     allocations: Mutex<HashMap<u64, usize>>,
     cache: DiskCache,
@@ -33,6 +38,9 @@ pub struct CudaDevice {
 struct CudaKernel {
     function: CudaFunction,
 }
+
+/// The start event of a running [`Timer`].
+struct StartEvent(CudaEvent);
 
 /// `CUDA_ERROR_X: message` for a driver error.
 fn describe(e: DriverError) -> String {
@@ -90,7 +98,9 @@ impl CudaDevice {
             .ok_or_else(|| unavailable(format!("this NVRTC supports no architecture at or below sm_{cc}")))?;
         let nvrtc_version = nvrtc::nvrtc_version().map_or_else(|| "unknown".into(), |(a, b)| format!("{a}.{b}"));
         tracing::debug!("{label}: {gpu}, sm_{cc}, NVRTC {nvrtc_version} targeting {arch}");
+        let caps = device_caps(&ctx).map_err(driver("attribute query"))?;
         Ok(CudaDevice {
+            caps,
             name: format!("{label} ({gpu})"),
             label,
             arch,
@@ -146,7 +156,7 @@ impl Device for CudaDevice {
     }
 
     fn target(&self) -> Target {
-        Target::CUDA
+        Target { caps: self.caps, ..Target::CUDA }
     }
 
     fn alloc(&self, bytes: usize) -> Result<RawBuffer, RuntimeError> {
@@ -258,12 +268,10 @@ impl Device for CudaDevice {
         if program.global_size == 0 {
             return Ok(timed.then_some(0.0));
         }
-        let block = program.local_size.max(1);
-        let grid = program.global_size.div_ceil(block);
-        let (Ok(grid), Ok(block)) = (u32::try_from(grid), u32::try_from(block)) else {
-            return Err(launch_error(format!("grid of {grid} blocks of {block} threads is too large")));
-        };
-        let config = LaunchConfig { grid_dim: (grid, 1, 1), block_dim: (block, 1, 1), shared_mem_bytes: 0 };
+        let [gx, gy, gz] = program.launch.global;
+        let [lx, ly, lz] = program.launch.local;
+        // Local memory is declared in the source (`__shared__`), so none is requested at launch.
+        let config = LaunchConfig { grid_dim: (gx, gy, gz), block_dim: (lx, ly, lz), shared_mem_bytes: 0 };
         let pointers: Vec<u64> = args.iter().map(|a| a.0).collect();
         self.bind("launch")?;
         let mut builder = self.stream.launch_builder(&kernel.function);
@@ -274,7 +282,7 @@ impl Device for CudaDevice {
             builder.record_kernel_launch(sys::CUevent_flags::CU_EVENT_DEFAULT);
         }
         // SAFETY: the kernel was rendered from `program`: one device pointer per parameter slot, each
-        // checked above to hold the elements the kernel may touch; threads past `global_size` exit.
+        // checked above to hold the elements the kernel may touch; threads past the outputs are masked.
         let events = unsafe { builder.launch(config) }.map_err(|e| launch_error(describe(e)))?;
         match events {
             Some((start, end)) => {
@@ -289,6 +297,69 @@ impl Device for CudaDevice {
         self.bind("synchronize")?;
         self.stream.synchronize().map_err(|e| self.error("synchronize", e))
     }
+
+    fn copy_buffer(&self, dst: RawBuffer, src: RawBuffer, bytes: usize) -> Result<(), RuntimeError> {
+        check_copy(dst, src, bytes, |b| self.size_of(b))?;
+        if bytes == 0 {
+            return Ok(());
+        }
+        self.bind("copy")?;
+        // SAFETY: both are live allocations of at least `bytes` bytes (checked above); the copy is
+        // ordered on the stream after earlier launches, and a free is ordered after it.
+        unsafe { result::memcpy_dtod_async(dst.0, src.0, bytes, self.stream.cu_stream()) }
+            .map_err(|e| self.error("cuMemcpyDtoDAsync", e))
+    }
+
+    /// An event recorded on the stream: nothing waits until [`Device::stop_timer`].
+    fn start_timer(&self) -> Result<Timer, RuntimeError> {
+        self.bind("timer")?;
+        let event = self
+            .stream
+            .record_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(|e| self.error("cuEventRecord", e))?;
+        Ok(Timer::Device(Box::new(StartEvent(event))))
+    }
+
+    fn stop_timer(&self, timer: Timer) -> Result<f64, RuntimeError> {
+        let wrong = || RuntimeError::Device {
+            device: self.label.clone(),
+            what: "stop_timer".into(),
+            detail: "the timer was not started by a CUDA device".into(),
+        };
+        let Timer::Device(start) = timer else { return Err(wrong()) };
+        let start = start.downcast::<StartEvent>().map_err(|_| wrong())?;
+        self.bind("timer")?;
+        let end = self
+            .stream
+            .record_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(|e| self.error("cuEventRecord", e))?;
+        // `elapsed_ms` waits for both events.
+        let ms = start.0.elapsed_ms(&end).map_err(|e| self.error("cuEventElapsedTime", e))?;
+        Ok(f64::from(ms) / 1e3)
+    }
+}
+
+/// What the code generator may use of this GPU: block and grid limits and shared memory per block.
+fn device_caps(ctx: &CudaContext) -> Result<Caps, DriverError> {
+    use sys::CUdevice_attribute as A;
+    let get = |a: A| ctx.attribute(a).map(|v| u32::try_from(v).unwrap_or(0));
+    Ok(Caps {
+        has_local: true,
+        max_local: [
+            get(A::CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X)?,
+            get(A::CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y)?,
+            get(A::CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z)?,
+        ],
+        max_local_total: get(A::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK)?,
+        max_groups: [
+            get(A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X)?,
+            get(A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y)?,
+            get(A::CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z)?,
+        ],
+        // Static `__shared__` memory is limited to 48 KiB whatever the device offers beyond it.
+        shared_bytes: get(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?.min(48 * 1024),
+        flat_local: Target::CUDA.caps.flat_local,
+    })
 }
 
 #[cfg(test)]

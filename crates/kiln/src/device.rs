@@ -102,6 +102,23 @@ impl Device {
     pub fn name(&self) -> String {
         self.0.name()
     }
+
+    /// Starts a timer that marks the point after all work queued so far (CUDA: an event on the stream;
+    /// Vulkan: a timestamp query; CPU: the host clock). Nothing waits until [`Device::stop_timer`].
+    pub fn start_timer(&self) -> Result<kiln_runtime::Timer> {
+        Ok(self.0.start_timer()?)
+    }
+
+    /// Marks the end of the work queued since `timer` started, waits for it and returns the seconds
+    /// between the marks.
+    pub fn stop_timer(&self, timer: kiln_runtime::Timer) -> Result<f64> {
+        Ok(self.0.stop_timer(timer)?)
+    }
+
+    /// The runtime device behind this handle, for tools that drive raw buffers (benchmarks).
+    pub fn runtime(&self) -> &Arc<dyn kiln_runtime::Device> {
+        &self.0
+    }
 }
 
 impl PartialEq for Device {

@@ -66,6 +66,24 @@ pub enum Error {
         /// Second device.
         rhs: String,
     },
+    /// A weights file that cannot be read or written, or whose contents are wrong.
+    #[error("{path}: tensor `{tensor}`: {reason}")]
+    Weights {
+        /// The file.
+        path: String,
+        /// The tensor concerned (`<header>` for the file's header, `<file>` for the file as a whole).
+        tensor: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A state dict that does not fit a module.
+    #[error("load_state_dict: parameter `{name}`: {reason}")]
+    StateDict {
+        /// The parameter's name.
+        name: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// Scheduling failed.
     #[error(transparent)]
     Schedule(#[from] kiln_schedule::ScheduleError),

@@ -17,18 +17,27 @@
 //! Operators (`&a + &b`, `&a * 2.0`) return `Result<Tensor>` and follow the same broadcasting and
 //! promotion rules as the methods they stand for.
 
+mod assign;
+mod autograd;
 mod device;
 mod element;
 mod error;
+pub mod nn;
 mod ops;
+pub mod optim;
 mod random;
 mod realize;
+pub mod safetensors;
+mod scalar;
 mod size;
 mod tensor;
 
+pub use autograd::no_grad;
 pub use device::Device;
 pub use element::Element;
 pub use error::{Error, Result};
 pub use half;
+/// A started device timer (see [`Device::start_timer`]).
+pub use kiln_runtime::Timer;
 pub use kiln_uop::DType;
 pub use tensor::Tensor;

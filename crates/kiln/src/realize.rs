@@ -27,7 +27,7 @@ impl Tensor {
         if let Some(other) = pending.iter().find(|t| t.device() != device) {
             return Err(Error::DeviceMismatch { op: "realize_all", lhs: device.name(), rhs: other.device().name() });
         }
-        let (inputs, became) = collect_buffers(&pending);
+        let Reached { buffers: inputs, became, .. } = reach(&pending);
         let roots: Vec<_> = pending.iter().map(|t| t.uop().substitute(&became)).collect();
         let t0 = Instant::now();
         let schedule = kiln_schedule::schedule(&roots)?;
@@ -87,29 +87,46 @@ impl Tensor {
     }
 }
 
-/// Buffers of every realized tensor reachable through `sources`, by buffer id, and for each of them
-/// that a pending graph may still contain, the graph it stood for mapped to a view of its buffer.
+/// What a walk over the tensors behind some graphs finds.
+pub(crate) struct Reached {
+    /// Buffers of every realized tensor reachable through `sources` (and the values they held before an
+    /// `assign`, while a pending graph reads them), by buffer id.
+    pub(crate) buffers: HashMap<u64, Arc<Buffer>>,
+    /// For each realized tensor that a pending graph may still contain, the graph it stood for mapped to
+    /// a view of its buffer.
+    pub(crate) became: HashMap<UOp, UOp>,
+    /// Every tensor visited, each once.
+    pub(crate) tensors: Vec<Tensor>,
+}
+
+/// Walks the tensors behind `tensors` (iteratively) and collects what realizing or differentiating their
+/// graphs needs.
 ///
 /// Each tensor's state is read once under its lock, so a tensor that another thread realizes meanwhile
 /// is seen either pending (its sources are collected) or realized (its buffer replaces its old graph):
 /// both give a graph whose every buffer is in the map.
-fn collect_buffers(tensors: &[&Tensor]) -> (HashMap<u64, Arc<Buffer>>, HashMap<UOp, UOp>) {
-    let mut buffers = HashMap::new();
-    let mut became = HashMap::new();
+pub(crate) fn reach(tensors: &[&Tensor]) -> Reached {
+    let mut reached = Reached { buffers: HashMap::new(), became: HashMap::new(), tensors: Vec::new() };
     let mut stack: Vec<Tensor> = tensors.iter().map(|t| (*t).clone()).collect();
     let mut seen = std::collections::HashSet::new();
     while let Some(t) = stack.pop() {
         if !seen.insert(Arc::as_ptr(&t.0)) {
             continue;
         }
-        let state = t.state();
+        let mut state = t.state();
         if let Some((id, b)) = &state.buffer {
-            buffers.insert(*id, Arc::clone(b));
+            reached.buffers.insert(*id, Arc::clone(b));
             if let Some(before) = state.became.as_ref().and_then(WeakUOp::upgrade) {
-                became.insert(before, state.uop.clone());
+                reached.became.insert(before, state.uop.clone());
             }
         }
+        state.retired.retain(crate::assign::Retired::in_use);
+        for r in &state.retired {
+            r.collect(&mut reached.buffers, &mut reached.became);
+        }
         stack.extend(state.sources.iter().cloned());
+        drop(state);
+        reached.tensors.push(t);
     }
-    (buffers, became)
+    reached
 }

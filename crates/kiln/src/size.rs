@@ -12,8 +12,13 @@ fn too_large(op: &'static str, shape: &[usize], what: String) -> Error {
 }
 
 /// The element count of `shape`, checked against overflow and against the largest buffer of 8-byte
-/// elements (so every dtype's byte size fits too).
+/// elements (so every dtype's byte size fits too). The product of the non-zero dims is checked the same
+/// way even when a zero dim makes the tensor empty: index arithmetic multiplies strides of every dim.
 pub(crate) fn numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+    let strides = shape.iter().filter(|&&d| d != 0).try_fold(1u128, |acc, &d| acc.checked_mul(d as u128));
+    if strides.is_none_or(|n| n.saturating_mul(8) > MAX_BYTES) {
+        return Err(too_large(op, shape, "the strides of its dims overflow".into()));
+    }
     let count = shape.iter().try_fold(1u128, |acc, &d| acc.checked_mul(d as u128));
     match count {
         Some(n) if n.saturating_mul(8) <= MAX_BYTES => Ok(n as usize),
@@ -32,8 +37,21 @@ pub(crate) fn add_dim(op: &'static str, shape: &[usize], a: usize, b: usize) -> 
     a.checked_add(b).ok_or_else(|| too_large(op, shape, format!("dim {a} + {b} overflows")))
 }
 
+/// Host memory available now, where the system says (Linux: `MemAvailable`). An allocator that
+/// overcommits grants reservations far beyond it, and the process is killed when it touches them.
+fn available_host_bytes() -> Option<u128> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// An empty host vector with room for `len` items, or an error naming the op if memory is short.
 pub(crate) fn reserve<T>(op: &'static str, shape: &[usize], len: usize) -> Result<Vec<T>> {
+    let wanted = (len as u128).saturating_mul(std::mem::size_of::<T>() as u128);
+    if let Some(available) = available_host_bytes().filter(|&a| wanted > a) {
+        return Err(too_large(op, shape, format!("needs {wanted} bytes of host memory, {available} are available")));
+    }
     let mut v = Vec::new();
     v.try_reserve_exact(len).map_err(|e| too_large(op, shape, format!("cannot reserve host memory: {e}")))?;
     Ok(v)
@@ -47,7 +65,8 @@ mod tests {
     fn overflowing_counts_are_errors() {
         assert!(numel("t", &[1 << 32, 1 << 32]).is_err());
         assert!(numel("t", &[usize::MAX, 2]).is_err());
-        assert!(numel("t", &[usize::MAX, 0]).is_ok_and(|n| n == 0));
+        assert!(numel("t", &[usize::MAX, 0]).is_err(), "strides overflow even when empty");
+        assert!(numel("t", &[5, 0]).is_ok_and(|n| n == 0));
         assert_eq!(numel("t", &[3, 4]).ok(), Some(12));
         assert!(bytes("t", &[1 << 60], DType::F32).is_err());
         assert!(add_dim("t", &[1], usize::MAX, 1).is_err());

@@ -2,6 +2,7 @@
 //! device buffer and a view of it, lets go of the tensors it was computed from, and remembers (weakly)
 //! the graph it replaced, so tensors built from it earlier read its buffer instead of recomputing it.
 
+use crate::assign::Retired;
 use crate::device::Device;
 use crate::element::{f64_as_bytes, Element};
 use crate::error::{Error, Result};
@@ -30,6 +31,15 @@ pub(crate) struct State {
     /// Once realized: the graph this tensor stood for before. It is held weakly: only pending graphs
     /// built from this tensor keep it alive, and realizing them substitutes this tensor's buffer for it.
     pub(crate) became: Option<WeakUOp>,
+    /// Values this tensor held before [`Tensor::assign`] replaced them, kept while a pending graph
+    /// still reads them.
+    pub(crate) retired: Vec<Retired>,
+    /// A leaf whose gradient [`Tensor::backward`] collects.
+    pub(crate) requires_grad: bool,
+    /// The gradient collected by [`Tensor::backward`].
+    pub(crate) grad: Option<Tensor>,
+    /// Built under [`crate::no_grad`]: gradients do not flow through it.
+    pub(crate) detached: bool,
 }
 
 // Tensors are shared across threads (two threads may realize overlapping graphs).
@@ -44,10 +54,12 @@ impl Drop for Inner {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut stack = std::mem::take(&mut state.sources);
+        stack.extend(state.grad.take());
         while let Some(t) = stack.pop() {
             if let Ok(mut inner) = Arc::try_unwrap(t.0) {
                 let state = inner.state.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
                 stack.append(&mut state.sources);
+                stack.extend(state.grad.take());
             }
         }
     }
@@ -67,10 +79,19 @@ pub(crate) fn buffer_view(id: u64, dtype: DType, shape: &[usize]) -> UOp {
 
 impl Tensor {
     pub(crate) fn lazy(device: &Device, uop: UOp, sources: Vec<Tensor>) -> Tensor {
-        Tensor(Arc::new(Inner {
-            device: device.clone(),
-            state: Mutex::new(State { uop, buffer: None, sources, became: None }),
-        }))
+        // A value computed under `no_grad` is a constant to autograd; leaves (no sources) never are.
+        let detached = !sources.is_empty() && !crate::autograd::recording();
+        let state = State {
+            uop,
+            buffer: None,
+            sources,
+            became: None,
+            retired: Vec::new(),
+            requires_grad: false,
+            grad: None,
+            detached,
+        };
+        Tensor(Arc::new(Inner { device: device.clone(), state: Mutex::new(state) }))
     }
 
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -136,8 +157,13 @@ impl Tensor {
     }
 
     pub(crate) fn from_bytes(bytes: Vec<u8>, dtype: DType, shape: &[usize], device: &Device) -> Result<Tensor> {
+        Tensor::from_host(&bytes, dtype, shape, device)
+    }
+
+    /// A realized tensor holding a copy of `bytes` (row-major elements of `dtype`, already checked).
+    pub(crate) fn from_host(bytes: &[u8], dtype: DType, shape: &[usize], device: &Device) -> Result<Tensor> {
         let buffer = Buffer::alloc(&device.0, bytes.len())?;
-        buffer.copy_in(&bytes)?;
+        buffer.copy_in(bytes)?;
         Ok(Tensor::from_buffer(device, Arc::new(buffer), dtype, shape))
     }
 

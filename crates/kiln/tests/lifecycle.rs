@@ -15,7 +15,7 @@ fn matmul_relu() -> kiln::Result<(Tensor, Tensor, Vec<f32>, Vec<f32>)> {
     let h = x.matmul(&w)?;
     let y = h.relu()?;
     // x @ w by hand.
-    let h_ref = vec![1.0 - 1.0 - 9.0, -1.0 - 4.0 + 3.0, -4.0 + 2.5 + 18.0, 4.0 + 10.0 - 6.0];
+    let h_ref = vec![-9.0, -2.0, 16.5, 8.0];
     let y_ref = h_ref.iter().map(|v: &f32| v.max(0.0)).collect();
     Ok((h, y, h_ref, y_ref))
 }

@@ -1,30 +1,41 @@
 //! `simplify`: index and gate simplification. Greedy rules to a fixed point first; the e-graph only
-//! when div/mod or compound comparisons remain; results memoised by structure. It never fails and
-//! never returns a larger expression than it was given.
+//! when div/mod or compound comparisons remain; results memoised by structure in a bounded LRU memo. It
+//! never fails and never returns a larger expression than it was given.
 
 use crate::egraph::{simplify_with_egg, EggLimits};
 use crate::graph::graph_rewrite;
 use crate::symbolic::symbolic;
 use kiln_uop::{Op, UOp};
-use std::collections::HashMap;
+use lru::LruCache;
+use std::num::NonZeroUsize;
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
-/// Memo entries kept before the memo is emptied (keys hold their UOps alive, so it must stay bounded).
-const MEMO_CAPACITY: usize = 4_096;
+/// Memo entries kept; the least recently used goes first (keys hold their UOps alive, so the memo
+/// must stay bounded).
+const MEMO_CAPACITY: NonZeroUsize = NonZeroUsize::new(4_096).unwrap();
+
+/// Results by expression, at most [`MEMO_CAPACITY`] of them.
+type Memo = LruCache<UOp, UOp>;
 /// Expressions with more nodes than this skip the e-graph (its cost grows with size).
 const MAX_EGG_NODES: usize = 256;
 
 /// A simplifier with its own memo and e-graph limits. `simplify` uses a shared global one.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Simplifier {
-    memo: HashMap<UOp, UOp>,
+    memo: Memo,
     limits: EggLimits,
+}
+
+impl Default for Simplifier {
+    fn default() -> Simplifier {
+        Simplifier::new(EggLimits::default())
+    }
 }
 
 impl Simplifier {
     /// A simplifier with an empty memo and the given e-graph limits.
     pub fn new(limits: EggLimits) -> Simplifier {
-        Simplifier { memo: HashMap::new(), limits }
+        Simplifier { memo: Memo::new(MEMO_CAPACITY), limits }
     }
 
     /// `expr` simplified, from the memo if seen before.
@@ -33,7 +44,7 @@ impl Simplifier {
             return hit.clone();
         }
         let result = simplify_uncached(expr, self.limits);
-        remember(&mut self.memo, expr, &result);
+        self.memo.put(expr.clone(), result.clone());
         result
     }
 
@@ -45,18 +56,11 @@ impl Simplifier {
 
 // Keys are UOps, not ids: a key holds its node alive, so its id cannot be reused for another
 // expression while the entry exists.
-static GLOBAL_MEMO: LazyLock<Mutex<HashMap<UOp, UOp>>> = LazyLock::new(Mutex::default);
+static GLOBAL_MEMO: LazyLock<Mutex<Memo>> = LazyLock::new(|| Mutex::new(Memo::new(MEMO_CAPACITY)));
 
-fn global_memo() -> MutexGuard<'static, HashMap<UOp, UOp>> {
-    // Every update is one insert or clear, so a poisoned lock leaves a consistent map.
+fn global_memo() -> MutexGuard<'static, Memo> {
+    // Every update is one call on the memo, so a poisoned lock leaves a consistent memo.
     GLOBAL_MEMO.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn remember(memo: &mut HashMap<UOp, UOp>, expr: &UOp, result: &UOp) {
-    if memo.len() >= MEMO_CAPACITY {
-        memo.clear();
-    }
-    memo.insert(expr.clone(), result.clone());
 }
 
 /// Simplifies an index or gate expression (see the module doc); memoised across calls and threads.
@@ -66,7 +70,7 @@ pub fn simplify(expr: &UOp) -> UOp {
         return hit.clone();
     }
     let result = simplify_uncached(expr, EggLimits::default());
-    remember(&mut global_memo(), expr, &result);
+    global_memo().put(expr.clone(), result.clone());
     result
 }
 
@@ -161,5 +165,23 @@ mod tests {
         let mut own = Simplifier::new(EggLimits::default());
         assert_eq!(own.simplify(&e), simplify(&e));
         own.clear_memo();
+    }
+
+    #[test]
+    fn the_memo_stays_bounded_and_keeps_recently_used_entries() {
+        let mut own = Simplifier::default();
+        let x = UOp::var("x", 0, 1 << 20);
+        let first = x.add(&UOp::index(0));
+        own.simplify(&first);
+        let count = MEMO_CAPACITY.get() + 100;
+        for k in 1..count {
+            own.simplify(&x.add(&UOp::index(k as i64)));
+            // Used again after every insert, so `first` is never the least recently used.
+            own.simplify(&first);
+        }
+        assert_eq!(own.memo.len(), MEMO_CAPACITY.get());
+        assert!(own.memo.contains(&first), "a recently used entry survives");
+        assert!(own.memo.contains(&x.add(&UOp::index(count as i64 - 1))));
+        assert!(!own.memo.contains(&x.add(&UOp::index(1))), "the least recently used goes first");
     }
 }

@@ -1,9 +1,11 @@
 //! The `Device` interface every backend implements, and `Buffer`, an owned allocation on a device.
 //!
-//! The interface is small: alloc, free, copy in/out, compile, launch, synchronize. Devices that are not
-//! present report themselves unavailable at construction; they never panic.
+//! The interface is small: alloc, free, copy in/out, device-to-device copy, compile, launch,
+//! synchronize, and a timer around a whole call. Devices that are not present report themselves
+//! unavailable at construction; they never panic.
 
 use crate::error::RuntimeError;
+use crate::timer::Timer;
 use kiln_codegen::{Program, Source, Target};
 use std::any::Any;
 use std::sync::Arc;
@@ -29,6 +31,9 @@ pub trait Device: Send + Sync {
     fn copy_in(&self, dst: RawBuffer, src: &[u8]) -> Result<(), RuntimeError>;
     /// Copies the buffer into host bytes.
     fn copy_out(&self, src: RawBuffer, dst: &mut [u8]) -> Result<(), RuntimeError>;
+    /// Queues a copy of the first `bytes` of `src` into `dst` with the device's own copy (memcpy, a copy
+    /// command), ordered after earlier launches like a launch is.
+    fn copy_buffer(&self, dst: RawBuffer, src: RawBuffer, bytes: usize) -> Result<(), RuntimeError>;
     /// Compiles rendered source for `program` (each device takes the kind of [`Source`] its target
     /// renders, and rejects the other with [`RuntimeError::Compile`]).
     fn compile(&self, program: &Program, source: &Source) -> Result<CompiledKernel, RuntimeError>;
@@ -43,6 +48,39 @@ pub trait Device: Send + Sync {
     ) -> Result<Option<f64>, RuntimeError>;
     /// Waits for all queued work.
     fn synchronize(&self) -> Result<(), RuntimeError>;
+    /// Starts a timer that marks the point after all work queued so far. The default waits for the
+    /// device and reads the host clock; devices with queue timers mark the queue instead and do not wait.
+    fn start_timer(&self) -> Result<Timer, RuntimeError> {
+        self.synchronize()?;
+        Ok(Timer::Host(std::time::Instant::now()))
+    }
+    /// Marks the point after all work queued since `timer` started, waits for it, and returns the
+    /// seconds between the two marks.
+    fn stop_timer(&self, timer: Timer) -> Result<f64, RuntimeError> {
+        self.synchronize()?;
+        match timer {
+            Timer::Host(start) => Ok(start.elapsed().as_secs_f64()),
+            Timer::Device(_) => Err(RuntimeError::Device {
+                device: self.name(),
+                what: "stop_timer".into(),
+                detail: "the timer was started by another device".into(),
+            }),
+        }
+    }
+}
+
+/// Checks that a device-to-device copy of `bytes` fits both buffers (`size_of` gives a buffer's size).
+pub fn check_copy(
+    dst: RawBuffer,
+    src: RawBuffer,
+    bytes: usize,
+    size_of: impl Fn(RawBuffer) -> Result<usize, RuntimeError>,
+) -> Result<(), RuntimeError> {
+    let smaller = size_of(dst)?.min(size_of(src)?);
+    if bytes > smaller {
+        return Err(RuntimeError::SizeMismatch { expected: smaller, given: bytes });
+    }
+    Ok(())
 }
 
 /// Checks that `args` bind exactly the parameters of `program`, each with a buffer large enough
@@ -88,6 +126,7 @@ impl Buffer {
     /// Allocates `bytes` on `device`.
     pub fn alloc(device: &Arc<dyn Device>, bytes: usize) -> Result<Buffer, RuntimeError> {
         let raw = device.alloc(bytes)?;
+        LIVE_BUFFERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Buffer { device: Arc::clone(device), raw, bytes })
     }
     /// The device handle.
@@ -120,7 +159,15 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         self.device.free(self.raw, self.bytes);
+        LIVE_BUFFERS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+static LIVE_BUFFERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Buffers allocated and not yet freed, on every device (for memory tests and `KILN_DEBUG`).
+pub fn live_buffers() -> usize {
+    LIVE_BUFFERS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 impl std::fmt::Debug for Buffer {
@@ -141,10 +188,11 @@ mod tests {
             instructions: vec![],
             params: vec![Param { dtype: DType::F32, numel: 4, written: true }],
             global_size: 4,
-            local_size: 1,
+            launch: kiln_codegen::LaunchDims::SINGLE,
             parallel_extent: 4,
             index_fits_i32: true,
             flops: 0,
+            opts: vec![],
         }
     }
 

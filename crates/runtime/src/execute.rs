@@ -1,15 +1,16 @@
 //! Running a schedule on a device: code generation and compilation (both memoised per device and
-//! kernel AST), buffer allocation, launches, and `KILN_DEBUG` output.
+//! kernel AST, in a bounded LRU memo), buffer allocation, launches, and `KILN_DEBUG` output.
 
 use crate::debug::debug_level;
 use crate::device::{Buffer, CompiledKernel, Device, RawBuffer};
 use crate::error::RuntimeError;
+use crate::memo::{memo_capacity, LruMemo};
 use crate::profile::{record, LaunchRecord};
 use kiln_codegen::{compile_kernel, Program};
 use kiln_schedule::{BufferRef, Schedule};
 use kiln_uop::UOp;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Wall time spent in each phase of one `run_schedule`.
@@ -23,6 +24,8 @@ pub struct PhaseTimes {
     pub launch: Duration,
     /// Kernels launched.
     pub kernels: usize,
+    /// Kernels generated and compiled (not found in the in-process memo).
+    pub compiled: usize,
 }
 
 struct Compiled {
@@ -30,17 +33,18 @@ struct Compiled {
     kernel: CompiledKernel,
 }
 
-type Memo = Mutex<HashMap<(String, UOp), Arc<Compiled>>>;
+type Memo = LruMemo<(String, UOp), Arc<Compiled>>;
 
+/// Compiled kernels by device and kernel AST, at most [`memo_capacity`] of them.
 fn memo() -> &'static Memo {
     static MEMO: std::sync::OnceLock<Memo> = std::sync::OnceLock::new();
-    MEMO.get_or_init(Memo::default)
+    MEMO.get_or_init(|| Memo::new(memo_capacity()))
 }
 
 fn compiled(device: &Arc<dyn Device>, ast: &UOp, times: &mut PhaseTimes) -> Result<Arc<Compiled>, RuntimeError> {
     let key = (device.name(), ast.clone());
-    if let Some(c) = memo().lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
-        return Ok(Arc::clone(c));
+    if let Some(c) = memo().get(&key) {
+        return Ok(c);
     }
     let t0 = Instant::now();
     let (program, source) = compile_kernel(ast, &device.target())?;
@@ -49,13 +53,15 @@ fn compiled(device: &Arc<dyn Device>, ast: &UOp, times: &mut PhaseTimes) -> Resu
         eprintln!("{}", kiln_uop::render_listing(ast));
     }
     if debug_level() >= 3 {
+        eprintln!("*** {} opts {:?} launch {:?}", program.name, program.opts, program.launch);
         eprintln!("{source}");
     }
     let t1 = Instant::now();
     let kernel = device.compile(&program, &source)?;
     times.compile += t1.elapsed();
+    times.compiled += 1;
     let c = Arc::new(Compiled { program, kernel });
-    memo().lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, Arc::clone(&c));
+    memo().insert(key, Arc::clone(&c));
     Ok(c)
 }
 

@@ -11,12 +11,16 @@ mod debug;
 mod device;
 mod error;
 mod execute;
+mod memo;
 mod profile;
+mod timer;
 
 pub use cache::{cache_dir, content_hash, DiskCache};
 pub use cpu::CpuDevice;
 pub use debug::debug_level;
-pub use device::{check_launch_args, source_text, Buffer, CompiledKernel, Device, RawBuffer};
+pub use device::{check_copy, check_launch_args, live_buffers, source_text, Buffer, CompiledKernel, Device, RawBuffer};
 pub use error::RuntimeError;
 pub use execute::{run_schedule, PhaseTimes};
+pub use memo::{memo_capacity, LruMemo};
 pub use profile::{record_phases, set_profiling, take_launches, take_phases, LaunchRecord, PhaseTotals};
+pub use timer::Timer;

@@ -53,6 +53,8 @@ pub struct PhaseTotals {
     pub launch: std::time::Duration,
     /// Kernels launched.
     pub kernels: usize,
+    /// Kernels generated and compiled (in-process memo misses).
+    pub compiled: usize,
 }
 
 static PHASES: Mutex<PhaseTotals> = Mutex::new(PhaseTotals {
@@ -61,6 +63,7 @@ static PHASES: Mutex<PhaseTotals> = Mutex::new(PhaseTotals {
     compile: std::time::Duration::ZERO,
     launch: std::time::Duration::ZERO,
     kernels: 0,
+    compiled: 0,
 });
 
 /// Adds one realization's phase times (when profiling is on).
@@ -72,6 +75,7 @@ pub fn record_phases(schedule: std::time::Duration, times: &crate::execute::Phas
         p.compile += times.compile;
         p.launch += times.launch;
         p.kernels += times.kernels;
+        p.compiled += times.compiled;
     }
 }
 

@@ -33,7 +33,7 @@ fn compute(u: &UOp) -> (i64, i64) {
         },
         Op::Range => (0, s[0].vmax().saturating_sub(1).max(0)),
         Op::Special => match u.arg() {
-            Arg::Special(SpecialKind::GlobalIdx(_) | SpecialKind::GroupIdx(_) | SpecialKind::LocalIdx(_)) => {
+            Arg::Special(SpecialKind::GroupIdx(_) | SpecialKind::LocalIdx(_)) => {
                 (0, s[0].vmax().saturating_sub(1).max(0))
             }
             _ => FULL,

@@ -119,6 +119,17 @@ pub enum Op {
     Assign,
     /// Closes the loop of `src[0]` (a Range).
     EndRange,
+    /// Memory shared by the threads of a block (workgroup): arg `Buffer` whose `id` numbers it in the
+    /// kernel; loaded and stored like a `DefineGlobal`.
+    DefineLocal,
+    /// Block-wide barrier: every thread's earlier stores to local memory are visible after it. src
+    /// `[define_local, store...]`: loads that read the local memory after the barrier take the barrier
+    /// as their buffer.
+    Barrier,
+    /// Opens a block executed only where `src[0]` (bool) holds.
+    If,
+    /// Closes the block of `src[0]` (an If).
+    EndIf,
 }
 
 impl Op {
@@ -199,17 +210,30 @@ impl ReduceOp {
 /// What a `Range` is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RangeKind {
-    /// An output dimension (becomes a thread index or a parallel loop).
+    /// An output dimension (becomes a block index, a flat thread index, or a parallel loop on the CPU).
     Global,
+    /// An output dimension split across the threads of a block (GPU only).
+    Local,
     /// A serial loop over a reduced dimension.
     Reduce,
+    /// A reduced dimension split across the threads of a block, combined through local memory.
+    GroupReduce,
+    /// An output dimension computed by every thread for each of its values (expanded into copies).
+    Upcast,
+    /// A reduced dimension unrolled into copies inside one loop iteration.
+    Unroll,
+}
+
+impl RangeKind {
+    /// Whether ranges of this kind walk a reduction (as opposed to output elements).
+    pub fn is_reduce(self) -> bool {
+        matches!(self, RangeKind::Reduce | RangeKind::GroupReduce | RangeKind::Unroll)
+    }
 }
 
 /// Hardware indices of GPU dialects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SpecialKind {
-    /// `blockIdx.x * blockDim.x + threadIdx.x` flattened global id along an axis.
-    GlobalIdx(u8),
     /// Workgroup (block) index along an axis.
     GroupIdx(u8),
     /// Local (thread-in-block) index along an axis.

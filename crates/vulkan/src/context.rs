@@ -1,9 +1,12 @@
 //! Opening Vulkan: the loader (dynamically), an instance, the physical device (discrete GPUs first,
 //! then integrated, virtual and CPU ones; the index counts compute-capable devices with Vulkan 1.2),
-//! a logical device with one compute queue and the optional features the device has.
+//! a logical device with one compute queue and the optional features the device has, and the memory
+//! pool buffers are sub-allocated from.
 
+use crate::memory::Pool;
 use ash::vk;
 use kiln_runtime::RuntimeError;
+use std::mem::ManuallyDrop;
 use std::path::Path;
 
 /// Optional device features kernels may need (SPIR-V capabilities beyond `Shader`).
@@ -23,12 +26,15 @@ pub struct Features {
     pub storage16: bool,
 }
 
-/// The loader, instance and logical device; destroyed (device first) when the last user drops it.
+/// The loader, instance, logical device and memory pool; destroyed (pool, device, instance) when the
+/// last user drops it.
 pub(crate) struct Context {
     /// Keeps the loader library open while the instance lives.
     _entry: ash::Entry,
     pub instance: ash::Instance,
     pub device: ash::Device,
+    /// Memory blocks for buffers; dropped by hand before the device is destroyed.
+    pub pool: ManuallyDrop<Pool>,
     pub queue_family: u32,
     pub properties: vk::PhysicalDeviceProperties,
     pub memory: vk::PhysicalDeviceMemoryProperties,
@@ -49,6 +55,8 @@ impl Drop for Context {
         // destroyed by its owner (buffers, kernels and pools hold the context alive until they are).
         unsafe {
             let _ = self.device.device_wait_idle();
+            // The pool frees its memory blocks through the device, so it goes first (and only here).
+            ManuallyDrop::drop(&mut self.pool);
             self.device.destroy_device(None);
             self.instance.destroy_instance(None);
         }
@@ -95,6 +103,17 @@ impl Context {
                 .map_err(|e| unavailable(format!("vkCreateInstance failed: {e}")))?;
         match Self::with_instance(&instance, index, label) {
             Ok((candidate, device, features, max_allocation, driver)) => {
+                let pool = match Pool::new(&instance, &device, candidate.physical) {
+                    Ok(pool) => pool,
+                    Err(reason) => {
+                        // SAFETY: nothing was made from the device, or else from the instance.
+                        unsafe {
+                            device.destroy_device(None);
+                            instance.destroy_instance(None);
+                        }
+                        return Err(unavailable(reason));
+                    }
+                };
                 // SAFETY: the physical device came from this instance.
                 let memory = unsafe { instance.get_physical_device_memory_properties(candidate.physical) };
                 let gpu_name = candidate
@@ -105,6 +124,7 @@ impl Context {
                     _entry: entry,
                     instance,
                     device,
+                    pool: ManuallyDrop::new(pool),
                     queue_family: candidate.queue_family,
                     properties: candidate.properties,
                     memory,

@@ -1,13 +1,17 @@
 //! The Vulkan device: buffers, kernels compiled once per SPIR-V module, and launches as one command
 //! buffer and fence each (a barrier first orders them after earlier work). Launches run
-//! asynchronously; copies, frees and `synchronize` wait for them. Timed launches read two timestamps.
+//! asynchronously; copies, frees and `synchronize` wait for them. Timed launches read two timestamps,
+//! and so does the call timer (`start_timer`, `stop_timer`), whose marks are queued like launches.
 
 use crate::context::{Context, Features};
 use crate::memory::Allocation;
 use crate::pipeline::VulkanKernel;
 use ash::vk;
-use kiln_codegen::{Program, Source, Target};
-use kiln_runtime::{check_launch_args, content_hash, CompiledKernel, Device, RawBuffer, RuntimeError};
+use kiln_codegen::{Caps, Program, Source, Target};
+use kiln_runtime::{
+    check_copy, check_launch_args, content_hash, memo_capacity, CompiledKernel, Device, LruMemo, RawBuffer,
+    RuntimeError, Timer,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,8 +29,8 @@ pub struct VulkanDevice {
     unified: bool,
     state: Mutex<State>,
     buffers: Mutex<HashMap<u64, Allocation>>,
-    /// Kernels by a hash of their SPIR-V.
-    kernels: Mutex<HashMap<String, CompiledKernel>>,
+    /// Kernels by a hash of their SPIR-V, the least recently used forgotten past `memo_capacity()`.
+    kernels: LruMemo<String, CompiledKernel>,
     pipeline_cache: vk::PipelineCache,
     next_buffer: std::sync::atomic::AtomicU64,
 }
@@ -36,8 +40,13 @@ struct State {
     queue: vk::Queue,
     commands: vk::CommandPool,
     timestamps: Option<vk::QueryPool>,
+    /// Two timestamps for the call timer (kept apart from the timed launches' pair).
+    call_timer: Option<vk::QueryPool>,
     in_flight: Vec<Submission>,
 }
+
+/// The start mark of a call timer: query 0 of `State::call_timer`, written on the queue.
+struct QueuedStart;
 
 /// A submitted command buffer and what it holds until its fence signals.
 struct Submission {
@@ -78,13 +87,15 @@ impl VulkanDevice {
         // SAFETY: valid create infos; the objects are destroyed in `Drop`.
         let commands =
             unsafe { ctx.device.create_command_pool(&pool_info, None) }.map_err(|e| error("vkCreateCommandPool", e))?;
-        let timestamps = if ctx.timestamp_bits > 0 {
+        let timestamp_pair = || {
+            if ctx.timestamp_bits == 0 {
+                return None;
+            }
             let info = vk::QueryPoolCreateInfo::default().query_type(vk::QueryType::TIMESTAMP).query_count(2);
             // SAFETY: as above.
             unsafe { ctx.device.create_query_pool(&info, None) }.ok()
-        } else {
-            None
         };
+        let (timestamps, call_timer) = (timestamp_pair(), timestamp_pair());
         // SAFETY: as above.
         let pipeline_cache = unsafe { ctx.device.create_pipeline_cache(&vk::PipelineCacheCreateInfo::default(), None) }
             .map_err(|e| error("vkCreatePipelineCache", e))?;
@@ -101,9 +112,9 @@ impl VulkanDevice {
             label,
             name,
             unified,
-            state: Mutex::new(State { queue, commands, timestamps, in_flight: Vec::new() }),
+            state: Mutex::new(State { queue, commands, timestamps, call_timer, in_flight: Vec::new() }),
             buffers: Mutex::new(HashMap::new()),
-            kernels: Mutex::new(HashMap::new()),
+            kernels: LruMemo::new(memo_capacity()),
             pipeline_cache,
             next_buffer: std::sync::atomic::AtomicU64::new(1),
             ctx,
@@ -289,6 +300,42 @@ impl VulkanDevice {
     fn size_of(&self, buffer: RawBuffer) -> Result<usize, RuntimeError> {
         self.lock_buffers().get(&buffer.0).map(|a| a.bytes).ok_or_else(|| self.unknown(buffer))
     }
+
+    /// Queues a write of call-timer query `query` once all earlier work has finished (BOTTOM_OF_PIPE);
+    /// the start mark (query 0) resets the pair first.
+    fn mark(&self, state: &mut State, pool: vk::QueryPool, query: u32) -> Result<(), RuntimeError> {
+        if state.in_flight.len() >= MAX_IN_FLIGHT {
+            self.retire(state, false)?;
+        }
+        self.submit(state, None, None, |d, cmd| {
+            // SAFETY: recording into a fresh command buffer; the pool lives as long as the device.
+            unsafe {
+                if query == 0 {
+                    d.cmd_reset_query_pool(cmd, pool, 0, 2);
+                }
+                d.cmd_write_timestamp(cmd, vk::PipelineStageFlags::BOTTOM_OF_PIPE, pool, query);
+            }
+        })
+    }
+
+    /// Seconds between the two written timestamps of `pool`.
+    fn timestamp_seconds(&self, pool: vk::QueryPool) -> Result<f64, RuntimeError> {
+        let mut ticks = [0u64; 2];
+        // SAFETY: both queries were written by finished submissions.
+        unsafe {
+            self.ctx.device.get_query_pool_results(
+                pool,
+                0,
+                &mut ticks,
+                vk::QueryResultFlags::TYPE_64 | vk::QueryResultFlags::WAIT,
+            )
+        }
+        .map_err(|e| self.error("vkGetQueryPoolResults", e))?;
+        let bits = self.ctx.timestamp_bits;
+        let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        let elapsed = ticks[1].wrapping_sub(ticks[0]) & mask;
+        Ok(elapsed as f64 * f64::from(self.ctx.limits().timestamp_period) * 1e-9)
+    }
 }
 
 impl Drop for VulkanDevice {
@@ -300,11 +347,11 @@ impl Drop for VulkanDevice {
         for (_, a) in self.lock_buffers().drain() {
             a.destroy(&self.ctx);
         }
-        self.kernels.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.kernels.clear();
         // SAFETY: all work is done; these objects belong to this device and are destroyed once.
         unsafe {
             let d = &self.ctx.device;
-            if let Some(q) = state.timestamps {
+            for q in [state.timestamps, state.call_timer].into_iter().flatten() {
                 d.destroy_query_pool(q, None);
             }
             d.destroy_command_pool(state.commands, None);
@@ -319,7 +366,19 @@ impl Device for VulkanDevice {
     }
 
     fn target(&self) -> Target {
-        Target::VULKAN
+        let limits = self.ctx.limits();
+        let total = limits.max_compute_work_group_invocations;
+        Target {
+            caps: Caps {
+                has_local: true,
+                max_local: limits.max_compute_work_group_size,
+                max_local_total: total,
+                max_groups: limits.max_compute_work_group_count,
+                shared_bytes: limits.max_compute_shared_memory_size,
+                flat_local: Target::VULKAN.caps.flat_local.min(total),
+            },
+            ..Target::VULKAN
+        }
     }
 
     fn alloc(&self, bytes: usize) -> Result<RawBuffer, RuntimeError> {
@@ -378,13 +437,12 @@ impl Device for VulkanDevice {
             log: format!("{} compiles SPIR-V, but was given {}", self.label, source.kind()),
         })?;
         let key = content_hash(&[&source.bytes(), program.name.as_bytes()]);
-        let mut kernels = self.kernels.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(k) = kernels.get(&key) {
-            return Ok(Arc::clone(k));
+        if let Some(k) = self.kernels.get(&key) {
+            return Ok(k);
         }
         let kernel: CompiledKernel =
             Arc::new(VulkanKernel::new(&self.ctx, self.pipeline_cache, program, words, &self.label)?);
-        kernels.insert(key, Arc::clone(&kernel));
+        self.kernels.insert(key, Arc::clone(&kernel));
         Ok(kernel)
     }
 
@@ -425,13 +483,10 @@ impl Device for VulkanDevice {
                 infos.push(vk::DescriptorBufferInfo::default().buffer(allocation.buffer).offset(0).range(range));
             }
         }
-        let local = program.local_size.max(1);
-        let groups = program.global_size.div_ceil(local);
-        let max_x = limits.max_compute_work_group_count[0] as usize;
-        let (x, y) = if groups <= max_x { (groups, 1) } else { (max_x, groups.div_ceil(max_x)) };
-        if y > limits.max_compute_work_group_count[1] as usize {
+        let groups = program.launch.global;
+        if groups.iter().zip(&limits.max_compute_work_group_count).any(|(g, max)| g > max) {
             return Err(launch_error(format!(
-                "{groups} workgroups exceed maxComputeWorkGroupCount {:?}",
+                "{groups:?} workgroups exceed maxComputeWorkGroupCount {:?}",
                 limits.max_compute_work_group_count
             )));
         }
@@ -487,7 +542,7 @@ impl Device for VulkanDevice {
                 }
                 d.cmd_bind_pipeline(cmd, vk::PipelineBindPoint::COMPUTE, compiled.pipeline);
                 d.cmd_bind_descriptor_sets(cmd, vk::PipelineBindPoint::COMPUTE, compiled.layout, 0, &[set], &[]);
-                d.cmd_dispatch(cmd, x as u32, y as u32, 1);
+                d.cmd_dispatch(cmd, groups[0], groups[1], groups[2]);
                 if let Some(q) = timestamps {
                     d.cmd_write_timestamp(cmd, vk::PipelineStageFlags::BOTTOM_OF_PIPE, q, 1);
                 }
@@ -501,19 +556,67 @@ impl Device for VulkanDevice {
             // No timestamps on this queue: the wall time of submit and wait.
             return Ok(Some(started.elapsed().as_secs_f64()));
         };
-        let mut ticks = [0u64; 2];
-        // SAFETY: both queries were written by the finished submission.
-        unsafe {
-            d.get_query_pool_results(q, 0, &mut ticks, vk::QueryResultFlags::TYPE_64 | vk::QueryResultFlags::WAIT)
-        }
-        .map_err(|e| self.error("vkGetQueryPoolResults", e))?;
-        let bits = self.ctx.timestamp_bits;
-        let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
-        let elapsed = ticks[1].wrapping_sub(ticks[0]) & mask;
-        Ok(Some(elapsed as f64 * f64::from(limits.timestamp_period) * 1e-9))
+        self.timestamp_seconds(q).map(Some)
     }
 
     fn synchronize(&self) -> Result<(), RuntimeError> {
         self.retire(&mut self.lock_state(), true)
+    }
+
+    fn copy_buffer(&self, dst: RawBuffer, src: RawBuffer, bytes: usize) -> Result<(), RuntimeError> {
+        check_copy(dst, src, bytes, |b| self.size_of(b))?;
+        if bytes == 0 {
+            return Ok(());
+        }
+        let (to, from) = {
+            let buffers = self.lock_buffers();
+            let buffer = |b: RawBuffer| buffers.get(&b.0).map(|a| a.buffer).ok_or_else(|| self.unknown(b));
+            (buffer(dst)?, buffer(src)?)
+        };
+        let region = [vk::BufferCopy::default().size(bytes as u64)];
+        let mut state = self.lock_state();
+        if state.in_flight.len() >= MAX_IN_FLIGHT {
+            self.retire(&mut state, false)?;
+        }
+        self.submit(&mut state, None, None, |d, cmd| {
+            // SAFETY: both buffers hold at least `bytes` bytes (checked above); a free waits for all
+            // submissions, this one included, before destroying a buffer.
+            unsafe { d.cmd_copy_buffer(cmd, from, to, &region) }
+        })
+    }
+
+    /// A timestamp queued after earlier work; without timestamps, the host clock after a wait.
+    fn start_timer(&self) -> Result<Timer, RuntimeError> {
+        let mut state = self.lock_state();
+        match state.call_timer {
+            Some(pool) => {
+                self.mark(&mut state, pool, 0)?;
+                Ok(Timer::Device(Box::new(QueuedStart)))
+            }
+            None => {
+                self.retire(&mut state, true)?;
+                Ok(Timer::Host(std::time::Instant::now()))
+            }
+        }
+    }
+
+    fn stop_timer(&self, timer: Timer) -> Result<f64, RuntimeError> {
+        let mut state = self.lock_state();
+        match (timer, state.call_timer) {
+            (Timer::Host(start), _) => {
+                self.retire(&mut state, true)?;
+                Ok(start.elapsed().as_secs_f64())
+            }
+            (Timer::Device(start), Some(pool)) if start.is::<QueuedStart>() => {
+                self.mark(&mut state, pool, 1)?;
+                self.retire(&mut state, true)?;
+                self.timestamp_seconds(pool)
+            }
+            (Timer::Device(_), _) => Err(RuntimeError::Device {
+                device: self.label.clone(),
+                what: "stop_timer".into(),
+                detail: "the timer was not started by a Vulkan device".into(),
+            }),
+        }
     }
 }

@@ -122,11 +122,18 @@ impl VulkanKernel {
             }
         }
         let limits = ctx.limits();
-        let local = u32::try_from(program.local_size).unwrap_or(u32::MAX);
-        if local > limits.max_compute_work_group_size[0] || local > limits.max_compute_work_group_invocations {
+        let local = program.launch.local;
+        let too_wide = local.iter().zip(&limits.max_compute_work_group_size).any(|(l, max)| l > max);
+        if too_wide || program.launch.threads_per_block() > limits.max_compute_work_group_invocations {
             return Err(fail(format!(
-                "workgroup of {local} invocations exceeds maxComputeWorkGroupSize[0] {} / maxComputeWorkGroupInvocations {}",
-                limits.max_compute_work_group_size[0], limits.max_compute_work_group_invocations
+                "workgroup of {local:?} invocations exceeds maxComputeWorkGroupSize {:?} / maxComputeWorkGroupInvocations {}",
+                limits.max_compute_work_group_size, limits.max_compute_work_group_invocations
+            )));
+        }
+        if program.launch.shared_bytes > limits.max_compute_shared_memory_size {
+            return Err(fail(format!(
+                "{} bytes of workgroup memory exceed maxComputeSharedMemorySize {}",
+                program.launch.shared_bytes, limits.max_compute_shared_memory_size
             )));
         }
         let params = u32::try_from(program.params.len()).unwrap_or(u32::MAX);

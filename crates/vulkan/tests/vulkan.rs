@@ -52,6 +52,29 @@ fn decode(bytes: &[u8], dtype: DType) -> Vec<f64> {
     }
 }
 
+/// The device's own copy moves the bytes, refuses a copy larger than a buffer, and the call timer
+/// brackets queued work: a large copy between its marks takes measurable, plausible time.
+#[test]
+fn device_copies_and_the_call_timer() {
+    let Some(dev) = device() else { return };
+    let dev = dyn_device(&dev);
+    let n = 1 << 24;
+    let data: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
+    let (src, dst) = (Buffer::alloc(&dev, n).unwrap(), Buffer::alloc(&dev, n).unwrap());
+    src.copy_in(&data).unwrap();
+    let timer = dev.start_timer().unwrap();
+    for _ in 0..4 {
+        dev.copy_buffer(dst.raw(), src.raw(), n).unwrap();
+    }
+    let seconds = dev.stop_timer(timer).unwrap();
+    assert!(seconds > 0.0 && seconds < 10.0, "{seconds}");
+    assert_eq!(dst.to_host().unwrap(), data);
+    let small = Buffer::alloc(&dev, 16).unwrap();
+    assert!(matches!(dev.copy_buffer(small.raw(), src.raw(), n), Err(RuntimeError::SizeMismatch { .. })));
+    assert!(dev.stop_timer(kiln_runtime::Timer::Device(Box::new(0u8))).is_err());
+    eprintln!("{}: 4 copies of {n} bytes in {:.3} ms", dev.name(), seconds * 1e3);
+}
+
 #[test]
 fn no_loader_is_unavailable() {
     let missing = std::path::Path::new("/nonexistent/libvulkan.so.1");

@@ -1,32 +1,19 @@
 //! Lowering a kernel AST: movement ops become index arithmetic on ranges, reductions become `REDUCE`
 //! over fresh ranges, loads and stores get explicit indices and gates.
 //!
-//! The result is a `SINK` of `STORE(global, index, value)` ready for [`crate::linearize`].
+//! The result is a [`Kernel`]: a `SINK` of `STORE(global, index, value)` over one `RANGE` per output
+//! dimension (of kind `Global`, on every target) and the reduce ranges, ready for optimisation.
 
 mod movement;
 
 use crate::error::CodegenError;
-use crate::target::Target;
+use crate::opt::Kernel;
 use kiln_rewrite::simplify;
-use kiln_uop::{Arg, ConstValue, DType, Op, RangeKind, ReduceOp, SpecialKind, UOp};
+use kiln_uop::{Arg, ConstValue, DType, Op, RangeKind, ReduceOp, UOp};
 use std::collections::HashMap;
 
-/// A lowered kernel: stores with explicit indices over the output ranges.
-#[derive(Clone, Debug)]
-pub struct Lowered {
-    /// `SINK` of lowered `STORE`s.
-    pub sink: UOp,
-    /// Shape every store iterates over.
-    pub output_shape: Vec<usize>,
-    /// The output ranges (C dialect) or the single flat hardware index (GPU dialects).
-    pub global_indices: Vec<UOp>,
-    /// Every `DEFINE_GLOBAL` of the kernel AST, by slot (lowering may drop loads that can never
-    /// happen, but the kernel keeps its parameters).
-    pub globals: Vec<UOp>,
-}
-
 /// Lowers the kernel `ast` (a `SINK` of tensor-level `STORE`s) for `target`.
-pub fn lower(ast: &UOp, target: &Target) -> Result<Lowered, CodegenError> {
+pub fn lower(ast: &UOp) -> Result<Kernel, CodegenError> {
     if ast.op() != Op::Sink || ast.src().iter().any(|s| s.op() != Op::Store || s.src().len() != 2) {
         return Err(CodegenError::Malformed(format!("expected SINK of STORE(global, value), got {}", ast.op().name())));
     }
@@ -37,7 +24,6 @@ pub fn lower(ast: &UOp, target: &Target) -> Result<Lowered, CodegenError> {
     if ast.src().iter().any(|s| s.src()[1].shape() != Some(&output_shape[..])) {
         return Err(CodegenError::Malformed("stores of one kernel must share their shape".into()));
     }
-    let numel: usize = output_shape.iter().product();
     let mut globals: Vec<UOp> = ast.toposort().into_iter().filter(|u| u.op() == Op::DefineGlobal).collect();
     globals.sort_by_key(|g| match g.arg() {
         Arg::Buffer { id, .. } => *id,
@@ -49,29 +35,29 @@ pub fn lower(ast: &UOp, target: &Target) -> Result<Lowered, CodegenError> {
         }
     }
     let mut lowerer = Lowerer { memo: HashMap::new(), next_range: 0 };
-    let (idx, global_indices) = if target.flattens_output() {
-        let g = UOp::new(
-            Op::Special,
-            DType::Index,
-            vec![UOp::index(numel as i64)],
-            Arg::Special(SpecialKind::GlobalIdx(0)),
-        );
-        (movement::unflatten(&g, &output_shape), vec![g])
-    } else {
-        let ranges: Vec<UOp> = output_shape
-            .iter()
-            .map(|&d| if d == 1 { UOp::index(0) } else { lowerer.range(d, RangeKind::Global) })
-            .collect();
-        let globals = ranges.iter().filter(|r| r.op() == Op::Range).cloned().collect();
-        (ranges, globals)
-    };
+    let idx: Vec<UOp> = output_shape
+        .iter()
+        .map(|&d| if d == 1 { UOp::index(0) } else { lowerer.range(d, RangeKind::Global) })
+        .collect();
     let linear = simplify(&movement::flatten(&idx, &output_shape));
     let mut stores = Vec::new();
     for store in ast.src() {
         let value = lowerer.lower(&store.src()[1], &idx, None)?;
         stores.push(UOp::new(Op::Store, DType::Void, vec![store.src()[0].clone(), linear.clone(), value], Arg::None));
     }
-    Ok(Lowered { sink: UOp::new(Op::Sink, DType::Void, stores, Arg::None), output_shape, global_indices, globals })
+    let sink = UOp::new(Op::Sink, DType::Void, stores, Arg::None);
+    let mut axes: Vec<UOp> = idx.into_iter().filter(|r| r.op() == Op::Range).collect();
+    let mut reduce_ranges: Vec<UOp> = sink
+        .toposort()
+        .into_iter()
+        .filter(|u| matches!(u.arg(), Arg::Range { kind: RangeKind::Reduce, .. }) && u.op() == Op::Range)
+        .collect();
+    reduce_ranges.sort_by_key(|r| match r.arg() {
+        Arg::Range { id, .. } => *id,
+        _ => u32::MAX,
+    });
+    axes.extend(reduce_ranges);
+    Ok(Kernel { sink, axes, output_shape, globals, next_range: lowerer.next_range })
 }
 
 type MemoKey = (UOp, Vec<UOp>, Option<UOp>);

@@ -196,5 +196,19 @@ pub fn cases() -> Vec<Case> {
         fma(DType::BF16, "fma_bf16", 1e-2),
         row_sum(DType::F16, "row_sum_f16", 2e-2),
         row_sum(DType::BF16, "row_sum_bf16", 1e-1),
+        long_row_sum(),
     ]
+}
+
+/// Rows long enough that the heuristics split each across a block of threads (a grouped reduction
+/// through shared memory and a barrier).
+fn long_row_sum() -> Case {
+    let x = buffer(1, &[4, 4096], DType::F32);
+    Case {
+        name: "row_sum_grouped",
+        inputs: vec![input(1, &[4, 4096], DType::F32)],
+        outputs: vec![reshape(&reduce(&x, ReduceOp::Add, &[1]), &[4])],
+        reference: |x| vec![x[0].chunks(4096).map(|r| r.iter().sum()).collect()],
+        tolerance: 1e-4,
+    }
 }

@@ -232,9 +232,10 @@ impl Tensor {
             return Ok(self.clone());
         }
         if self.dtype().is_float() {
-            // 0 - x is +0.0 for x = -0.0 (max(x, -x) may keep either zero).
+            // Zero selects the constant +0.0: no arithmetic on a signed zero, which max(x, -x) and
+            // drivers that ignore signed zeros (Vulkan without float controls) could get wrong.
             let zero = self.scalar(0.0, self.dtype())?;
-            return self.le(&zero)?.where_(&zero.sub(self)?, self);
+            return self.lt(&zero)?.where_(&self.neg()?, &self.eq(&zero)?.where_(&zero, self)?);
         }
         self.maximum(&self.neg()?)
     }
@@ -248,6 +249,6 @@ impl Tensor {
             return Err(Error::Invalid { op: "clamp", reason: format!("min {min} > max {max}") });
         }
         let d = self.dtype();
-        self.minimum(&self.scalar(max, d)?)?.maximum(&self.scalar(min, d)?)
+        self.minimum(&self.scalar_operand(max, d)?)?.maximum(&self.scalar_operand(min, d)?)
     }
 }

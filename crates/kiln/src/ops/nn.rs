@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::ops::normalize_axis;
+use crate::size;
 use crate::tensor::Tensor;
 use kiln_uop::DType;
 
@@ -65,6 +66,9 @@ impl Tensor {
     }
 }
 
+/// The most window taps `conv2d` writes out as terms of its sum.
+const MAX_CONV_TAPS: usize = 4096;
+
 impl Tensor {
     /// 2-D convolution of an NCHW input with an `[out, in, kh, kw]` weight (PyTorch's `conv2d`
     /// without groups or dilation). Built as a sum over the kernel window of shifted channel
@@ -74,13 +78,22 @@ impl Tensor {
         let bad = || Error::Shape { op: "conv2d", lhs: xs.clone(), rhs: ws.clone() };
         let [n, c, h, w] = <[usize; 4]>::try_from(xs.clone()).map_err(|_| bad())?;
         let [o, c2, kh, kw] = <[usize; 4]>::try_from(ws.clone()).map_err(|_| bad())?;
-        if c != c2 || h + 2 * padding < kh || w + 2 * padding < kw || kh == 0 || kw == 0 {
+        let both_sides = size::add_dim("conv2d", &xs, padding, padding)?;
+        let (hp, wp) = (size::add_dim("conv2d", &xs, h, both_sides)?, size::add_dim("conv2d", &xs, w, both_sides)?);
+        if c != c2 || hp < kh || wp < kw || kh == 0 || kw == 0 {
             return Err(bad());
         }
         if stride == 0 {
             return Err(Error::Invalid { op: "conv2d", reason: "stride 0".into() });
         }
-        let (oh, ow) = ((h + 2 * padding - kh) / stride + 1, (w + 2 * padding - kw) / stride + 1);
+        if kh.saturating_mul(kw) > MAX_CONV_TAPS {
+            return Err(Error::Invalid {
+                op: "conv2d",
+                reason: format!("a {kh}x{kw} window has more than {MAX_CONV_TAPS} taps (each is a term of the sum)"),
+            });
+        }
+        size::add_dim("conv2d", &xs, both_sides, stride)?;
+        let (oh, ow) = ((hp - kh) / stride + 1, (wp - kw) / stride + 1);
         // Extra `stride` on the far side lets every strided window be cut as `stride * out` long.
         let xp = self.pad(&[(0, 0), (0, 0), (padding, padding + stride), (padding, padding + stride)])?;
         let mut out: Option<Tensor> = None;
@@ -120,7 +133,9 @@ impl Tensor {
         let scores = self.matmul(&key.transpose(-1, -2)?)?;
         let scores = scores.mul(&scores.scalar(1.0 / (d as f64).sqrt(), scores.dtype())?)?;
         let scores = if is_causal {
-            let mask: Vec<bool> = (0..t * s).map(|k| k % s.max(1) <= k / s.max(1)).collect();
+            let count = size::numel("scaled_dot_product_attention", &[t, s])?;
+            let mut mask: Vec<bool> = size::reserve("scaled_dot_product_attention", &[t, s], count)?;
+            mask.extend((0..count).map(|k| k % s.max(1) <= k / s.max(1)));
             let mask = Tensor::from_slice_on(&mask, &[t, s], &self.device())?;
             mask.where_(&scores, &scores.scalar(f64::NEG_INFINITY, scores.dtype())?)?
         } else {

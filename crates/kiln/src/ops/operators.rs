@@ -1,5 +1,6 @@
 //! Operator sugar: `&a + &b`, `&a * 2.0`, `-&a`. Each returns `Result<Tensor>` and means exactly the
-//! method of the same name (broadcasting, promotion); scalars take the tensor's dtype.
+//! method of the same name (broadcasting, promotion); scalars take the tensor's dtype and reach the
+//! kernel as a parameter (a one-element buffer), so changing them does not recompile.
 
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -16,7 +17,7 @@ macro_rules! operator {
         impl $trait<f64> for &Tensor {
             type Output = Result<Tensor>;
             fn $method(self, rhs: f64) -> Result<Tensor> {
-                Tensor::$method(self, &self.scalar(rhs, self.dtype())?)
+                Tensor::$method(self, &self.scalar_operand(rhs, self.dtype())?)
             }
         }
     };

@@ -138,7 +138,7 @@ mod tests {
         let r1 = UOp::range(b, 1, RangeKind::Global);
         let i = UOp::index;
         let flat = r0.mul(&i(b)).add(&r1);
-        let g = UOp::new(Op::Special, DType::Index, vec![i(a * b)], Arg::Special(SpecialKind::GlobalIdx(0)));
+        let g = UOp::new(Op::Special, DType::Index, vec![i(a * b)], Arg::Special(SpecialKind::GroupIdx(0)));
         let x = UOp::var("x", 0, 100);
         check(&[
             (flat.idiv(&i(b)).modulo(&i(a)), r0.clone()),

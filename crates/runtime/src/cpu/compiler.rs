@@ -1,6 +1,6 @@
-//! Compiling C kernels with the system compiler (`$CC`, else `cc`) into shared objects, cached on disk
-//! by a hash of the source, the compiler's version and the flags. A cached object that fails to load
-//! is evicted and rebuilt.
+//! Compiling C kernels with the system compiler (`$CC`, else `cc`) into shared objects, built in a
+//! private temporary folder and cached on disk by a hash of the source, the compiler's version and the
+//! flags. A cached object that fails to load is evicted and rebuilt; an untrusted cache is bypassed.
 
 use crate::cache::{content_hash, DiskCache};
 use crate::error::RuntimeError;
@@ -32,9 +32,10 @@ impl CCompiler {
             reason: format!("no C compiler `{program}`: {e}"),
         })?;
         let version = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or_default().to_string();
-        let flags = std::env::var("KILN_CFLAGS")
-            .map(|f| f.split_whitespace().map(String::from).collect())
-            .unwrap_or_else(|_| vec!["-O2".into(), "-march=native".into(), "-ffp-contract=off".into()]);
+        let flags =
+            std::env::var("KILN_CFLAGS").map(|f| f.split_whitespace().map(String::from).collect()).unwrap_or_else(
+                |_| vec!["-O3".into(), "-march=native".into(), "-ffp-contract=off".into(), "-fwrapv".into()],
+            );
         Ok(CCompiler { program, flags, version, cache: DiskCache::new("cpu", "so") })
     }
 
@@ -49,8 +50,7 @@ impl CCompiler {
 
     pub(crate) fn compile(&self, name: &str, source: &str) -> Result<CKernel, RuntimeError> {
         let key = self.key(source);
-        let path = self.cache.path(&key);
-        if path.exists() {
+        if let Some(path) = self.cache.lookup(&key) {
             match load(&path, name) {
                 Ok(kernel) => return Ok(kernel),
                 Err(e) => {
@@ -59,14 +59,21 @@ impl CCompiler {
                 }
             }
         }
-        let temp = self.cache.temp_path(&key)?;
-        let c_file = temp.with_extension("c");
+        // Built in a fresh private folder (mode 0700), never in a shared one.
+        let scratch = tempfile::Builder::new()
+            .prefix("kiln-cc-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| RuntimeError::Cache { path: std::env::temp_dir().display().to_string(), source: e })?;
+        let c_file = scratch.path().join(format!("{key}.c"));
+        // Named by its key: the dynamic loader reuses an already loaded library of the same path.
+        let object = scratch.path().join(format!("{key}.so"));
         std::fs::write(&c_file, source)
             .map_err(|e| RuntimeError::Cache { path: c_file.display().to_string(), source: e })?;
         let output = Command::new(&self.program)
             .args(&self.flags)
             .args(["-shared", "-fPIC", "-std=gnu11", "-o"])
-            .arg(&temp)
+            .arg(&object)
             .arg(&c_file)
             .arg("-lm")
             .output()
@@ -74,15 +81,24 @@ impl CCompiler {
                 name: name.into(),
                 log: format!("cannot run {}: {e}", self.program),
             })?;
-        let _ = std::fs::remove_file(&c_file);
         if !output.status.success() {
-            let _ = std::fs::remove_file(&temp);
             return Err(RuntimeError::Compile {
                 name: name.into(),
                 log: String::from_utf8_lossy(&output.stderr).into_owned(),
             });
         }
-        let path = self.cache.install(&temp, &key)?;
+        let cached = std::fs::read(&object)
+            .map_err(|e| RuntimeError::Cache { path: object.display().to_string(), source: e })
+            .and_then(|bytes| self.cache.write(&key, &bytes));
+        let path = match cached {
+            Ok(Some(path)) => path,
+            // The cache is bypassed: load the object from the private folder before it goes.
+            Ok(None) => object,
+            Err(e) => {
+                tracing::warn!("cannot cache kernel {name}: {e}");
+                object
+            }
+        };
         load(&path, name).map_err(|e| RuntimeError::Compile { name: name.into(), log: e })
     }
 }
@@ -100,34 +116,32 @@ fn load(path: &std::path::Path, name: &str) -> Result<CKernel, String> {
 mod tests {
     use super::*;
 
-    /// Runs `f` with a compiler whose cache is a private folder named after the test.
-    fn with_cache_dir<T>(test: &str, f: impl FnOnce(&CCompiler) -> T) -> T {
-        let dir = std::env::temp_dir().join(format!("kiln-cc-{test}-{}", std::process::id()));
+    /// Runs `f` with a compiler whose cache is a private folder.
+    fn with_cache_dir<T>(f: impl FnOnce(&CCompiler) -> T) -> T {
+        let root = tempfile::tempdir().unwrap();
         let mut compiler = CCompiler::detect().unwrap();
-        compiler.cache = DiskCache::at(dir.join("cpu"), "so");
-        let out = f(&compiler);
-        let _ = std::fs::remove_dir_all(dir);
-        out
+        compiler.cache = DiskCache::at(root.path().join("kiln"), "cpu", "so", 1 << 30);
+        f(&compiler)
     }
 
     const SOURCE: &str = "void k(void** bufs, long long s, long long e) { float* o = (float*)bufs[0]; for (long long i = s; i < e; i++) o[i] = (float)i * 2.0f; }\n";
 
     #[test]
     fn compiles_runs_and_caches() {
-        with_cache_dir("compiles_runs_and_caches", |cc| {
+        with_cache_dir(|cc| {
             let kernel = cc.compile("k", SOURCE).unwrap();
             let mut out = vec![0f32; 4];
             let ptrs = [out.as_mut_ptr().cast::<c_void>()];
             // SAFETY: the kernel writes 4 floats into `out`.
             unsafe { (kernel.entry)(ptrs.as_ptr(), 0, 4) };
             assert_eq!(out, [0.0, 2.0, 4.0, 6.0]);
-            assert!(cc.cache.path(&cc.key(SOURCE)).exists());
+            assert!(cc.cache.lookup(&cc.key(SOURCE)).is_some());
         });
     }
 
     #[test]
     fn corrupt_cache_entry_is_rebuilt() {
-        with_cache_dir("corrupt_cache_entry_is_rebuilt", |cc| {
+        with_cache_dir(|cc| {
             cc.compile("k", SOURCE).unwrap();
             std::fs::write(cc.cache.path(&cc.key(SOURCE)), b"not an object file").unwrap();
             let kernel = cc.compile("k", SOURCE).unwrap();
@@ -140,8 +154,29 @@ mod tests {
     }
 
     #[test]
+    fn a_planted_object_in_a_shared_folder_is_never_loaded() {
+        use std::os::unix::fs::PermissionsExt;
+        with_cache_dir(|cc| {
+            // Another user's object under the key of SOURCE, in a cache folder anyone may write.
+            let poison = SOURCE.replace("(float)i * 2.0f", "99.0f");
+            cc.compile("k", &poison).unwrap();
+            let planted = cc.cache.path(&cc.key(SOURCE));
+            std::fs::copy(cc.cache.path(&cc.key(&poison)), &planted).unwrap();
+            let folder = planted.parent().unwrap();
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+            let kernel = cc.compile("k", SOURCE).unwrap();
+            let mut out = vec![0f32; 3];
+            let ptrs = [out.as_mut_ptr().cast::<c_void>()];
+            // SAFETY: as above.
+            unsafe { (kernel.entry)(ptrs.as_ptr(), 0, 3) };
+            assert_eq!(out, [0.0, 2.0, 4.0], "the planted object ran");
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+        });
+    }
+
+    #[test]
     fn compile_errors_carry_the_log() {
-        with_cache_dir("compile_errors_carry_the_log", |cc| {
+        with_cache_dir(|cc| {
             let Err(RuntimeError::Compile { name, log }) = cc.compile("broken", "void broken( {") else {
                 panic!("expected a compile error")
             };

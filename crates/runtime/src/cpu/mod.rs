@@ -4,7 +4,7 @@
 mod compiler;
 mod launch;
 
-use crate::device::{check_launch_args, source_text, CompiledKernel, Device, RawBuffer};
+use crate::device::{check_copy, check_launch_args, source_text, CompiledKernel, Device, RawBuffer};
 use crate::error::RuntimeError;
 use kiln_codegen::{Program, Source, Target};
 use std::alloc::Layout;
@@ -110,7 +110,51 @@ impl Device for CpuDevice {
         Ok(timed.then(|| start.elapsed().as_secs_f64()))
     }
 
+    fn copy_buffer(&self, dst: RawBuffer, src: RawBuffer, bytes: usize) -> Result<(), RuntimeError> {
+        check_copy(dst, src, bytes, |b| self.layout_of(b).map(|l| l.size()))?;
+        if dst == src {
+            return Ok(());
+        }
+        // SAFETY: both are live allocations of at least `bytes` bytes (checked above), distinct, so
+        // they do not overlap; no kernel runs on them (CPU launches complete before returning).
+        unsafe { std::ptr::copy_nonoverlapping(src.0 as *const u8, dst.0 as *mut u8, bytes) };
+        Ok(())
+    }
+
     fn synchronize(&self) -> Result<(), RuntimeError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device() -> Option<CpuDevice> {
+        CpuDevice::new().map_err(|e| eprintln!("no C compiler, CPU device tests skipped: {e}")).ok()
+    }
+
+    #[test]
+    fn copy_buffer_copies_and_rejects_oversized_copies() {
+        let Some(cpu) = device() else { return };
+        let (a, b) = (cpu.alloc(256).unwrap(), cpu.alloc(128).unwrap());
+        cpu.copy_in(a, &[7u8; 256]).unwrap();
+        cpu.copy_buffer(b, a, 128).unwrap();
+        let mut out = [0u8; 128];
+        cpu.copy_out(b, &mut out).unwrap();
+        assert_eq!(out, [7u8; 128]);
+        assert!(matches!(cpu.copy_buffer(b, a, 256), Err(RuntimeError::SizeMismatch { expected: 128, given: 256 })));
+        cpu.free(a, 256);
+        cpu.free(b, 128);
+    }
+
+    #[test]
+    fn the_host_timer_measures_the_time_between_its_marks() {
+        let Some(cpu) = device() else { return };
+        let timer = cpu.start_timer().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let seconds = cpu.stop_timer(timer).unwrap();
+        assert!((0.005..1.0).contains(&seconds), "{seconds}");
+        assert!(cpu.stop_timer(crate::Timer::Device(Box::new(()))).is_err());
     }
 }

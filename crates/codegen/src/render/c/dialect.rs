@@ -160,7 +160,7 @@ impl Dialect {
                 (
                     format!(
                         "extern \"C\" __global__ void __launch_bounds__({}) {}({}) {{",
-                        program.local_size,
+                        program.launch.threads_per_block(),
                         program.name,
                         params.join(", ")
                     ),
@@ -186,14 +186,28 @@ impl Dialect {
         }
     }
 
-    /// Declaration of a hardware index (GPU dialects), with the early exit for threads past `size`.
-    pub(crate) fn special(self, kind: SpecialKind, name: &str, size: i64, index: &str) -> Option<String> {
+    /// Declaration of a hardware index (GPU dialects): a block or thread index along an axis.
+    pub(crate) fn special(self, kind: SpecialKind, name: &str, index: &str) -> Option<String> {
+        const AXES: [&str; 3] = ["x", "y", "z"];
         match (self, kind) {
-            (Dialect::Cuda, SpecialKind::GlobalIdx(0)) => Some(format!(
-                "{index} {name} = ({index})blockIdx.x * blockDim.x + threadIdx.x;\nif ({name} >= {size}) return;"
-            )),
+            (Dialect::Cuda, SpecialKind::GroupIdx(axis)) => {
+                Some(format!("{index} {name} = ({index})blockIdx.{};", AXES.get(usize::from(axis))?))
+            }
+            (Dialect::Cuda, SpecialKind::LocalIdx(axis)) => {
+                Some(format!("{index} {name} = ({index})threadIdx.{};", AXES.get(usize::from(axis))?))
+            }
             _ => None,
         }
+    }
+
+    /// Declaration of memory shared by a block (GPU dialects).
+    pub(crate) fn local_buffer(self, storage: &str, name: &str, numel: usize) -> Option<String> {
+        (self == Dialect::Cuda).then(|| format!("__shared__ {storage} {name}[{numel}];"))
+    }
+
+    /// A block-wide barrier over local memory (GPU dialects).
+    pub(crate) fn barrier(self) -> Option<&'static str> {
+        (self == Dialect::Cuda).then_some("__syncthreads();")
     }
 
     /// Name of a float math function for the compute type of `dtype`.

@@ -194,15 +194,37 @@ impl Renderer {
             (Op::Const, _) => {}
             (Op::Special, Arg::Special(kind)) => {
                 let name = match kind {
-                    SpecialKind::GlobalIdx(axis) => format!("gidx{axis}"),
-                    SpecialKind::GroupIdx(axis) => format!("bidx{axis}"),
+                    SpecialKind::GroupIdx(axis) => format!("gidx{axis}"),
                     SpecialKind::LocalIdx(axis) => format!("lidx{axis}"),
                 };
-                let size = u.src()[0].const_int().unwrap_or(0);
                 let decl =
-                    self.dialect.special(*kind, &name, size, self.index).ok_or_else(|| unsupported(u, self.dialect))?;
+                    self.dialect.special(*kind, &name, self.index).ok_or_else(|| unsupported(u, self.dialect))?;
                 self.line(&decl);
                 self.names.insert(u.clone(), name);
+            }
+            (Op::DefineLocal, Arg::Buffer { id, numel }) => {
+                let name = format!("temp{id}");
+                let decl = self
+                    .dialect
+                    .local_buffer(self.dialect.storage_type(u.dtype()), &name, *numel)
+                    .ok_or_else(|| unsupported(u, self.dialect))?;
+                self.line(&decl);
+                self.names.insert(u.clone(), name);
+            }
+            (Op::Barrier, _) => {
+                let barrier = self.dialect.barrier().ok_or_else(|| unsupported(u, self.dialect))?;
+                self.line(barrier);
+                let buffer = self.name(&u.src()[0])?;
+                self.names.insert(u.clone(), buffer);
+            }
+            (Op::If, _) => {
+                let cond = self.name(&u.src()[0])?;
+                self.line(&format!("if ({cond}) {{"));
+                self.depth += 1;
+            }
+            (Op::EndIf, _) => {
+                self.depth = self.depth.saturating_sub(1);
+                self.line("}");
             }
             (Op::Range, Arg::Range { id, .. }) => {
                 let name = format!("ridx{id}");
@@ -239,7 +261,10 @@ impl Renderer {
                 let dtype = u.src()[0].dtype();
                 let value = if dtype == DType::Bool { format!("({value}!=0)") } else { value };
                 let stored = self.dialect.narrow_for_store(dtype, &value);
-                self.line(&format!("{buf}[{idx}] = {stored};"));
+                match u.src().get(3) {
+                    Some(gate) => self.line(&format!("if ({}) {buf}[{idx}] = {stored};", self.name(gate)?)),
+                    None => self.line(&format!("{buf}[{idx}] = {stored};")),
+                }
             }
             (Op::DefineAcc, _) => {
                 let name = self.fresh("acc");

@@ -1,13 +1,15 @@
-//! SPIR-V for each instruction of the linear program, in order: the flat global index with its early
-//! exit, loops as structured control flow (`OpLoopMerge`, the counter a phi), gated loads as a selection
-//! with a phi, accumulators as Function variables, and ALU ops (GLSL.std.450 for the math functions).
+//! SPIR-V for each instruction of the linear program, in order: block and thread indices, loops as
+//! structured control flow (`OpLoopMerge`, the counter a phi), `IF` blocks and gated loads and stores
+//! as selections, local memory and barriers, accumulators as Function variables, and ALU ops
+//! (GLSL.std.450 for the math functions).
 
 use super::types::Scalar;
 use super::{Emitter, LoopFrame};
 use crate::error::CodegenError;
 use kiln_uop::{Arg, DType, Op, SpecialKind, UOp};
 use rspirv::dr::Operand;
-use rspirv::spirv::{GlslStd450Op as GLOp, LoopControl, SelectionControl, Word};
+use rspirv::spirv::Decoration;
+use rspirv::spirv::{GlslStd450Op as GLOp, LoopControl, MemorySemantics, Scope, SelectionControl, Word};
 
 impl Emitter {
     /// The value of `u`: a constant, the current value of an accumulator, or an emitted node.
@@ -25,16 +27,38 @@ impl Emitter {
             .ok_or_else(|| CodegenError::Malformed(format!("{} used before it was defined", u.op().name())))
     }
 
-    pub(super) fn instruction(&mut self, u: &UOp, gid: Word, groups: Word) -> Result<(), CodegenError> {
+    pub(super) fn instruction(&mut self, u: &UOp, group_id: Word, local_id: Word) -> Result<(), CodegenError> {
         match (u.op(), u.arg()) {
-            (Op::DefineGlobal | Op::Const, _) => {}
-            (Op::Special, Arg::Special(SpecialKind::GlobalIdx(0))) => {
-                let size = u.src()[0].const_int().ok_or_else(|| self.unsupported(u))?;
-                let idx = self.global_index(size, gid, groups)?;
+            (Op::DefineGlobal | Op::DefineLocal | Op::Const, _) => {}
+            (Op::Special, Arg::Special(kind)) => {
+                let (var, axis) = match kind {
+                    SpecialKind::GroupIdx(axis) => (group_id, axis),
+                    SpecialKind::LocalIdx(axis) => (local_id, axis),
+                };
+                let idx = self.hardware_index(var, u32::from(*axis))?;
                 self.values.insert(u.clone(), idx);
             }
             (Op::Range, _) => self.open_loop(u)?,
             (Op::EndRange, _) => self.close_loop()?,
+            (Op::If, _) => {
+                let cond = self.value(&u.src()[0])?;
+                let (then, merge) = (self.b.id(), self.b.id());
+                self.b.selection_merge(merge, SelectionControl::NONE)?;
+                self.b.branch_conditional(cond, then, merge, [])?;
+                self.block = self.b.begin_block(Some(then))?;
+                self.ifs.push(merge);
+            }
+            (Op::EndIf, _) => {
+                let merge = self.ifs.pop().ok_or_else(|| CodegenError::Malformed("END_IF without IF".into()))?;
+                self.b.branch(merge)?;
+                self.block = self.b.begin_block(Some(merge))?;
+            }
+            (Op::Barrier, _) => {
+                let scope = self.constant_bits(Scalar::U32, Scope::Workgroup as u64);
+                let semantics = MemorySemantics::ACQUIRE_RELEASE | MemorySemantics::WORKGROUP_MEMORY;
+                let semantics = self.constant_bits(Scalar::U32, u64::from(semantics.bits()));
+                self.b.control_barrier(scope, scope, semantics)?;
+            }
             (Op::Load, _) => {
                 let v = self.load(u)?;
                 self.values.insert(u.clone(), v);
@@ -71,41 +95,18 @@ impl Emitter {
         Ok(())
     }
 
-    /// `gid.y * (groups.x * local) + gid.x` (the device dispatches a second dimension when the groups do
-    /// not fit the first), with an early return past `size`; the result is an `Index`.
-    fn global_index(&mut self, size: i64, gid: Word, groups: Word) -> Result<Word, CodegenError> {
+    /// Component `axis` of the built-in uvec3 `var` (block or thread id), as an `Index`.
+    fn hardware_index(&mut self, var: Word, axis: u32) -> Result<Word, CodegenError> {
         let u32_ty = self.ty(Scalar::U32);
         let uvec3 = self.b.type_vector(u32_ty, 3);
-        let id = self.b.load(uvec3, None, gid, None, [])?;
-        let n = self.b.load(uvec3, None, groups, None, [])?;
-        let mut parts = [
-            self.b.composite_extract(u32_ty, None, id, [0])?,
-            self.b.composite_extract(u32_ty, None, id, [1])?,
-            self.b.composite_extract(u32_ty, None, n, [0])?,
-        ];
-        let wide = Scalar::Int { width: self.index_width, signed: false };
-        let wide_ty = self.ty(wide);
+        let id = self.b.load(uvec3, None, var, None, [])?;
+        let mut part = self.b.composite_extract(u32_ty, None, id, [axis])?;
         if self.index_width == 64 {
-            for p in &mut parts {
-                *p = self.b.u_convert(wide_ty, None, *p)?;
-            }
+            let wide_ty = self.ty(Scalar::Int { width: 64, signed: false });
+            part = self.b.u_convert(wide_ty, None, part)?;
         }
-        let [x, y, nx] = parts;
-        let local = self.literal(wide, kiln_uop::ConstValue::Int(i64::from(self.local_size)));
-        let row = self.b.i_mul(wide_ty, None, nx, local)?;
-        let above = self.b.i_mul(wide_ty, None, y, row)?;
-        let flat = self.b.i_add(wide_ty, None, above, x)?;
-        let limit = self.literal(wide, kiln_uop::ConstValue::Int(size));
-        let bool_ty = self.ty(Scalar::Bool);
-        let past = self.b.u_greater_than_equal(bool_ty, None, flat, limit)?;
-        let (exit, body) = (self.b.id(), self.b.id());
-        self.b.selection_merge(body, SelectionControl::NONE)?;
-        self.b.branch_conditional(past, exit, body, [])?;
-        self.b.begin_block(Some(exit))?;
-        self.b.ret()?;
-        self.block = self.b.begin_block(Some(body))?;
         let index_ty = self.ty(Scalar::Int { width: self.index_width, signed: true });
-        Ok(self.b.bitcast(index_ty, None, flat)?)
+        Ok(self.b.bitcast(index_ty, None, part)?)
     }
 
     fn open_loop(&mut self, range: &UOp) -> Result<(), CodegenError> {
@@ -142,6 +143,15 @@ impl Emitter {
     }
 
     /// A pointer to element `index` of the buffer `buf`.
+    /// A pointer to element `index` of a local buffer (or of the local buffer behind a barrier).
+    fn local_element(&mut self, buf: &UOp, index: &UOp) -> Result<Option<Word>, CodegenError> {
+        let local = if buf.op() == Op::Barrier { &buf.src()[0] } else { buf };
+        let Some(l) = self.locals.get(local) else { return Ok(None) };
+        let (var, elem_ptr) = (l.var, l.elem_ptr);
+        let idx = self.value(index)?;
+        Ok(Some(self.b.access_chain(elem_ptr, None, var, [idx])?))
+    }
+
     fn element(&mut self, buf: &UOp, index: &UOp) -> Result<(Word, Scalar), CodegenError> {
         let idx = self.value(index)?;
         let member = self.constant(Scalar::Int { width: 32, signed: true }, 0.0);
@@ -173,6 +183,10 @@ impl Emitter {
     }
 
     fn load_element(&mut self, u: &UOp) -> Result<Word, CodegenError> {
+        if let Some(ptr) = self.local_element(&u.src()[0], &u.src()[1])? {
+            let ty = self.compute_ty(u.dtype(), u)?;
+            return Ok(self.b.load(ty, None, ptr, None, [])?);
+        }
         let (ptr, storage) = self.element(&u.src()[0], &u.src()[1])?;
         let storage_ty = self.storage_ty(storage);
         // The element's compute type declares the capabilities of arithmetic on it (Int8 for i8, ...).
@@ -181,18 +195,35 @@ impl Emitter {
         self.widen(u.dtype(), raw)
     }
 
+    /// A store; a gated store writes only where its gate holds.
     fn store(&mut self, u: &UOp) -> Result<(), CodegenError> {
-        if u.src().len() != 3 {
-            return Err(self.unsupported(u));
-        }
         let dtype = u.src()[0].dtype();
         if u.src()[2].dtype() != dtype {
             return Err(CodegenError::Malformed(format!("store of {} into a {dtype} buffer", u.src()[2].dtype())));
         }
+        let merge = match u.src().get(3) {
+            Some(gate) => {
+                let cond = self.value(gate)?;
+                let (then, merge) = (self.b.id(), self.b.id());
+                self.b.selection_merge(merge, SelectionControl::NONE)?;
+                self.b.branch_conditional(cond, then, merge, [])?;
+                self.block = self.b.begin_block(Some(then))?;
+                Some(merge)
+            }
+            None => None,
+        };
         let v = self.value(&u.src()[2])?;
-        let (ptr, _) = self.element(&u.src()[0], &u.src()[1])?;
-        let stored = self.narrow(dtype, v)?;
-        self.b.store(ptr, stored, None, [])?;
+        if let Some(ptr) = self.local_element(&u.src()[0], &u.src()[1])? {
+            self.b.store(ptr, v, None, [])?;
+        } else {
+            let (ptr, _) = self.element(&u.src()[0], &u.src()[1])?;
+            let stored = self.narrow(dtype, v)?;
+            self.b.store(ptr, stored, None, [])?;
+        }
+        if let Some(merge) = merge {
+            self.b.branch(merge)?;
+            self.block = self.b.begin_block(Some(merge))?;
+        }
         Ok(())
     }
 
@@ -290,6 +321,22 @@ impl Emitter {
             }
             _ => return Err(self.unsupported(u)),
         };
+        // Float arithmetic on an accumulator (a sum and its Kahan compensation) must run as written:
+        // `NoContraction` forbids fusing and the algebraic rewrites (Mesa's `exact`) that would cancel
+        // `(t - acc) - y` to zero.
+        if float && matches!(u.op(), Op::Add | Op::Mul | Op::MulAcc) && self.touches_accumulator(u) {
+            self.b.decorate(v, Decoration::NoContraction, []);
+        }
         Ok(v)
+    }
+
+    /// Whether `u` reads an accumulator directly or through arithmetic that does (cached).
+    fn touches_accumulator(&mut self, u: &UOp) -> bool {
+        if let Some(&t) = self.on_accumulator.get(u) {
+            return t;
+        }
+        let t = u.src().iter().any(|s| s.op() == Op::DefineAcc || self.on_accumulator.get(s).copied().unwrap_or(false));
+        self.on_accumulator.insert(u.clone(), t);
+        t
     }
 }

@@ -1,6 +1,7 @@
 //! The SPIR-V renderer: a linear program becomes a Vulkan compute shader (SPIR-V 1.3, words built with
-//! `rspirv`). This file lays out the module: capabilities, the entry point and its workgroup size, one
-//! storage buffer per parameter (set 0, binding = slot) and the built-ins of the flat global index.
+//! `rspirv`). This file lays out the module: capabilities, the entry point and its workgroup size (the
+//! program's block), one storage buffer per parameter (set 0, binding = slot), workgroup memory for
+//! local buffers, and the built-ins of the block and thread indices.
 //!
 //! Instructions are emitted by `instructions.rs`, conversions by `convert.rs`, types by `types.rs`.
 
@@ -35,6 +36,12 @@ struct Binding {
     storage: Scalar,
 }
 
+/// A local (workgroup) buffer: its variable and the pointer type of one element (compute type).
+struct LocalBuffer {
+    var: Word,
+    elem_ptr: Word,
+}
+
 /// An open loop: its blocks and its counter.
 struct LoopFrame {
     header: Word,
@@ -49,8 +56,6 @@ pub(super) struct Emitter {
     b: Builder,
     /// 32 or 64: the width of `Index`.
     index_width: u32,
-    /// Invocations per workgroup.
-    local_size: u32,
     capabilities: BTreeSet<Capability>,
     extensions: BTreeSet<&'static str>,
     constants: HashMap<(Scalar, u64), Word>,
@@ -59,10 +64,16 @@ pub(super) struct Emitter {
     values: HashMap<UOp, Word>,
     /// Buffers by their `DEFINE_GLOBAL` node.
     buffers: HashMap<UOp, Binding>,
+    /// Local buffers by their `DEFINE_LOCAL` node.
+    locals: HashMap<UOp, LocalBuffer>,
+    /// Merge blocks of the open `IF`s.
+    ifs: Vec<Word>,
     /// Accumulator variables (Function storage) by their `DEFINE_ACC` node, and the stack of those whose
     /// `REDUCE` has not come yet.
     accs: HashMap<UOp, (Word, Word)>,
     acc_stack: Vec<UOp>,
+    /// Float ops computed from an accumulator (decorated `NoContraction`).
+    on_accumulator: HashMap<UOp, bool>,
     loops: Vec<LoopFrame>,
     /// Label of the block under construction.
     block: Word,
@@ -73,9 +84,6 @@ pub(super) struct Emitter {
 }
 
 pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
-    let local_size = u32::try_from(program.local_size.max(1)).map_err(|_| {
-        CodegenError::Malformed(format!("local size {} does not fit a SPIR-V literal", program.local_size))
-    })?;
     let mut b = Builder::new();
     b.set_version(1, 3);
     let glsl = b.ext_inst_import("GLSL.std.450");
@@ -83,15 +91,17 @@ pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
     let mut e = Emitter {
         b,
         index_width: if program.index_fits_i32 { 32 } else { 64 },
-        local_size,
         capabilities: BTreeSet::new(),
         extensions: BTreeSet::new(),
         constants: HashMap::new(),
         glsl,
         values: HashMap::new(),
         buffers: HashMap::new(),
+        locals: HashMap::new(),
+        ifs: Vec::new(),
         accs: HashMap::new(),
         acc_stack: Vec::new(),
+        on_accumulator: HashMap::new(),
         loops: Vec::new(),
         block: 0,
         helpers: BTreeMap::new(),
@@ -107,9 +117,9 @@ pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
     for ext in extensions {
         b.extension(ext);
     }
-    let (main, gid, groups) = interface;
-    b.entry_point(ExecutionModel::GLCompute, main, program.name.clone(), [gid, groups]);
-    b.execution_mode(main, ExecutionMode::LocalSize, [local_size, 1, 1]);
+    let (main, group_id, local_id) = interface;
+    b.entry_point(ExecutionModel::GLCompute, main, program.name.clone(), [group_id, local_id]);
+    b.execution_mode(main, ExecutionMode::LocalSize, program.launch.local);
     Ok(b.module().assemble())
 }
 
@@ -118,8 +128,8 @@ impl Emitter {
         CodegenError::Unsupported { op: u.op(), dtype: u.dtype(), dialect: Dialect::Spirv.name() }
     }
 
-    /// Declares the buffers and built-ins, then emits the kernel function. Returns the function and the
-    /// two built-in input variables of its interface.
+    /// Declares the buffers, local buffers and built-ins, then emits the kernel function. Returns the
+    /// function and the two built-in input variables of its interface (block id, thread id).
     fn kernel(&mut self, program: &Program) -> Result<(Word, Word, Word), CodegenError> {
         for u in &program.instructions {
             if let (Op::DefineGlobal, kiln_uop::Arg::Buffer { id, .. }) = (u.op(), u.arg()) {
@@ -127,8 +137,21 @@ impl Emitter {
                 self.buffers.insert(u.clone(), binding);
             }
         }
-        let gid = self.builtin(BuiltIn::GlobalInvocationId, "gl_GlobalInvocationID");
-        let groups = self.builtin(BuiltIn::NumWorkgroups, "gl_NumWorkGroups");
+        for u in &program.instructions {
+            if let (Op::DefineLocal, kiln_uop::Arg::Buffer { numel, .. }) = (u.op(), u.arg()) {
+                let ty = self.compute_ty(u.dtype(), u)?;
+                let len =
+                    u32::try_from(*numel).map_err(|_| CodegenError::Malformed(format!("local buffer of {numel}")))?;
+                let len = self.constant_bits(Scalar::U32, u64::from(len));
+                let array = self.b.type_array(ty, len);
+                let ptr = self.pointer(StorageClass::Workgroup, array);
+                let var = self.b.variable(ptr, None, StorageClass::Workgroup, None);
+                let elem_ptr = self.pointer(StorageClass::Workgroup, ty);
+                self.locals.insert(u.clone(), LocalBuffer { var, elem_ptr });
+            }
+        }
+        let group_id = self.builtin(BuiltIn::WorkgroupId, "gl_WorkGroupID");
+        let local_id = self.builtin(BuiltIn::LocalInvocationId, "gl_LocalInvocationID");
         let void = self.b.type_void();
         let fn_ty = self.b.type_function(void, []);
         let main = self.b.begin_function(void, None, FunctionControl::NONE, fn_ty)?;
@@ -144,14 +167,14 @@ impl Emitter {
             }
         }
         for u in &program.instructions {
-            self.instruction(u, gid, groups)?;
+            self.instruction(u, group_id, local_id)?;
         }
-        if !self.loops.is_empty() {
-            return Err(CodegenError::Malformed("a loop is never closed".into()));
+        if !self.loops.is_empty() || !self.ifs.is_empty() {
+            return Err(CodegenError::Malformed("a loop or an IF is never closed".into()));
         }
         self.b.ret()?;
         self.b.end_function()?;
-        Ok((main, gid, groups))
+        Ok((main, group_id, local_id))
     }
 
     /// The storage buffer of parameter `slot`: a `Block` struct holding a runtime array of elements.

@@ -1,0 +1,113 @@
+//! Hand-coded heuristics: small named rules that choose a kernel's opts, after tinygrad's
+//! `heuristic.py`. Each rule tries its opts and keeps those the kernel and device accept.
+//! `KILN_OPT=0` turns them off (see `compile_kernel`).
+
+use super::kernel::{range_size, Kernel};
+use super::OptOp;
+use crate::target::Caps;
+use kiln_uop::RangeKind;
+
+/// Outputs below this many leave threads idle unless a long reduction is split across a block.
+const FEW_OUTPUTS: usize = 1 << 14;
+/// Outputs below this many group even a short reduction.
+const VERY_FEW_OUTPUTS: usize = 2048;
+/// Threads a grouped reduction tries per block, largest first.
+const GROUP_SIZES: [usize; 5] = [256, 128, 64, 32, 16];
+
+/// Applies `opt` if the kernel accepts it; returns whether it did.
+fn try_opt(k: &mut Kernel, opts: &mut Vec<OptOp>, opt: OptOp, caps: &Caps) -> bool {
+    match k.apply_opt(opt, caps) {
+        Ok(next) => {
+            *k = next;
+            opts.push(opt);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// The position of the axis of `kind` that is `nth` from the end.
+fn last_of(k: &Kernel, kind: RangeKind, nth: usize) -> Option<usize> {
+    k.axes_of(kind).iter().rev().nth(nth).copied()
+}
+
+/// Grouped reduction: few outputs with a reduction to share among threads (row sums, softmax and
+/// layernorm statistics, matrix-vector products). Consecutive threads read consecutive elements.
+fn group_long_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) -> bool {
+    let outputs: usize = k.axes_of(RangeKind::Global).iter().map(|&a| range_size(&k.axes[a])).product();
+    let Some(axis) = last_of(k, RangeKind::Reduce, 0) else { return false };
+    let length = range_size(&k.axes[axis]);
+    let worth = (outputs <= FEW_OUTPUTS && length >= 256) || (outputs <= VERY_FEW_OUTPUTS && length >= 64);
+    if !caps.has_local || !worth {
+        return false;
+    }
+    if !GROUP_SIZES.iter().any(|&amt| try_opt(k, opts, OptOp::Group { axis, amt }, caps)) {
+        return false;
+    }
+    // Four elements per iteration of what each thread still loops over: more loads in flight, and a
+    // quarter of the trips (drivers that bound loop trips, like llvmpipe, see fewer).
+    if let Some(rest) = last_of(k, RangeKind::Reduce, 0) {
+        if range_size(&k.axes[rest]) >= 16 {
+            try_opt(k, opts, OptOp::Unroll { axis: rest, amt: 4 }, caps);
+        }
+    }
+    true
+}
+
+/// Register tiling of a contraction: each thread computes a 4x4 tile of outputs, so every load feeds
+/// four multiply-adds; the reduction is unrolled by 4.
+fn tile_contraction(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) {
+    if k.axes_of(RangeKind::Reduce).is_empty() || k.axes_of(RangeKind::Global).len() < 2 {
+        return;
+    }
+    for nth in 0..2 {
+        if let Some(axis) = last_of(k, RangeKind::Global, nth) {
+            if range_size(&k.axes[axis]) >= 16 {
+                try_opt(k, opts, OptOp::Upcast { axis, amt: 4 }, caps);
+            }
+        }
+    }
+    if caps.has_local {
+        // 16x16 threads per block over the two innermost output axes (8x8 where blocks are small).
+        let side = if caps.max_local_total >= 256 { 16 } else { 8 };
+        // The two innermost output ranges, found again by identity after each split.
+        let targets: Vec<_> =
+            (0..2).filter_map(|nth| last_of(k, RangeKind::Global, nth)).map(|a| k.axes[a].clone()).collect();
+        for r in targets {
+            if let Some(axis) = k.axes.iter().position(|a| *a == r) {
+                try_opt(k, opts, OptOp::Local { axis, amt: side }, caps);
+            }
+        }
+    }
+    if let Some(axis) = last_of(k, RangeKind::Reduce, 0) {
+        try_opt(k, opts, OptOp::Unroll { axis, amt: 4 }, caps);
+    }
+}
+
+/// Unrolled reduction on the CPU: eight elements per iteration, summed before they meet the
+/// accumulator, which the C compiler turns into vector loads and adds.
+fn unroll_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) {
+    if let Some(axis) = last_of(k, RangeKind::Reduce, 0) {
+        for amt in [8, 4, 2] {
+            if try_opt(k, opts, OptOp::Unroll { axis, amt }, caps) {
+                return;
+            }
+        }
+    }
+}
+
+/// The kernel with the opts the rules chose, and those opts in order.
+pub fn hand_coded_optimizations(kernel: &Kernel, caps: &Caps) -> (Kernel, Vec<OptOp>) {
+    let mut k = kernel.clone();
+    let mut opts = Vec::new();
+    if group_long_reduce(&mut k, &mut opts, caps) {
+        return (k, opts);
+    }
+    let contraction = k.axes_of(RangeKind::Global).len() >= 2 && !k.axes_of(RangeKind::Reduce).is_empty();
+    if contraction {
+        tile_contraction(&mut k, &mut opts, caps);
+    } else if !caps.has_local {
+        unroll_reduce(&mut k, &mut opts, caps);
+    }
+    (k, opts)
+}

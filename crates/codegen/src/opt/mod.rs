@@ -1,0 +1,37 @@
+//! Kernel optimisations: the kernel's ordered axes (`Kernel`), the `OptOp`s that split them
+//! (`shift.rs`: upcast, unroll, local, group), and the hand-coded heuristics that choose them
+//! (`heuristic.rs`).
+
+mod heuristic;
+mod kernel;
+mod shift;
+
+pub use heuristic::hand_coded_optimizations;
+pub use kernel::Kernel;
+pub(crate) use kernel::{range_kind, range_size};
+pub(crate) use shift::rewrite_ranges;
+
+/// One optimisation of a kernel's axes. `axis` indexes [`Kernel::axes`]; `amt` is the split amount.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OptOp {
+    /// Compute `amt` outputs of an output `axis` per thread (expanded into copies sharing their loads).
+    Upcast { axis: usize, amt: usize },
+    /// Unroll `amt` iterations of a reduce `axis` into one loop iteration.
+    Unroll { axis: usize, amt: usize },
+    /// Split `amt` of an output `axis` into the threads of a block.
+    Local { axis: usize, amt: usize },
+    /// Split a reduce `axis` across `amt` threads of a block, `amt` consecutive elements at a time, and
+    /// combine their partial results through local memory.
+    Group { axis: usize, amt: usize },
+    /// Like `Group`, each thread taking one contiguous `1/amt` of the axis.
+    GroupTop { axis: usize, amt: usize },
+    /// Pad `axis` up to a multiple of `amt` (not implemented yet: rejected).
+    PadTo { axis: usize, amt: usize },
+    /// Exchange two output axes (not implemented yet: rejected).
+    Swap { a: usize, b: usize },
+    /// Use no local dimension (not implemented yet: rejected).
+    NoLocals,
+    /// Use tensor core `kind` of the device table on `axis` (not implemented yet: rejected).
+    TensorCore { axis: usize, kind: usize },
+}
