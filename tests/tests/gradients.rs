@@ -132,7 +132,8 @@ fn unary_gradients_match_finite_differences() -> kiln::Result<()> {
         unary("square", Tensor::square, |x| x * x),
         case("clamp", &[&[7]], |t| t[0].clamp(-1.0, 0.5), |r| r[0].map(|x| x.clamp(-1.0, 0.5))),
         case("scalar ops", &[&[5]], |t| &(&(&t[0] * 3.0)? - 1.0)? / 2.0, |r| r[0].map(|x| (x * 3.0 - 1.0) / 2.0)),
-        case("float casts", &[&[4]], |t| t[0].cast(DType::F64)?.exp()?.cast(DType::F32), |r| r[0].map(f64::exp)),
+        // f64 arithmetic only (SPIR-V has no f64 exp2), so every backend runs it.
+        case("float casts", &[&[4]], |t| t[0].cast(DType::F64)?.square()?.cast(DType::F32), |r| r[0].map(|x| x * x)),
     ])
 }
 
