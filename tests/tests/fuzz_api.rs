@@ -7,21 +7,7 @@ use kiln_conformance::devices;
 use proptest::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-const DTYPES: [DType; 13] = [
-    DType::Bool,
-    DType::I8,
-    DType::I16,
-    DType::I32,
-    DType::I64,
-    DType::U8,
-    DType::U16,
-    DType::U32,
-    DType::U64,
-    DType::F16,
-    DType::BF16,
-    DType::F32,
-    DType::F64,
-];
+const DTYPES: [DType; 13] = DType::ALL_TENSOR;
 
 fn dim() -> impl Strategy<Value = usize> {
     prop_oneof![6 => 0usize..5, 1 => Just(7), 1 => Just(1 << 40), 1 => Just(1 << 62), 1 => Just(usize::MAX)]

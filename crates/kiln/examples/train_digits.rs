@@ -6,7 +6,7 @@
 //! cargo run --release --example train_digits            # both models on the best device
 //! KILN_DEVICE=cpu cargo run --release --example train_digits -- --epochs 30
 //! ```
-//! Flags: `--epochs N` (default 25), `--batch N` (default 64), `--model mlp|cnn|both`, `--lr X` (peak
+//! Flags: `--epochs N` (default 30), `--batch N` (default 64), `--model mlp|cnn|both`, `--lr X` (peak
 //! learning rate, default 3e-3).
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -61,22 +61,23 @@ fn load(device: &Device) -> kiln::Result<(Split, Split)> {
 fn mlp() -> kiln::Result<nn::Sequential> {
     Ok(nn::Sequential::new(vec![
         Box::new(Flatten),
-        Box::new(nn::Linear::new(64, 128)?),
+        Box::new(nn::Linear::new(64, 256)?),
         Box::new(Relu),
-        Box::new(nn::Linear::new(128, 10)?),
+        Box::new(nn::Linear::new(256, 10)?),
     ]))
 }
 
 fn cnn() -> kiln::Result<nn::Sequential> {
     Ok(nn::Sequential::new(vec![
-        Box::new(nn::Conv2d::new(1, 16, 3, 1, 1)?),
+        Box::new(nn::Conv2d::new(1, 32, 3, 1, 1)?),
         Box::new(Relu),
-        Box::new(MaxPool),
-        Box::new(nn::Conv2d::new(16, 32, 3, 1, 1)?),
+        Box::new(nn::Conv2d::new(32, 32, 3, 1, 1)?),
         Box::new(Relu),
         Box::new(MaxPool),
         Box::new(Flatten),
-        Box::new(nn::Linear::new(32 * 2 * 2, 10)?),
+        Box::new(nn::Linear::new(32 * 4 * 4, 128)?),
+        Box::new(Relu),
+        Box::new(nn::Linear::new(128, 10)?),
     ]))
 }
 
@@ -130,7 +131,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { epochs: 25, batch: 64, model: "both".into(), lr: None };
+    let mut a = Args { epochs: 30, batch: 64, model: "both".into(), lr: None };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
         match (pair[0].as_str(), pair.get(1)) {
@@ -241,7 +242,7 @@ fn main() -> kiln::Result<()> {
         println!("mlp target >= 95%: {}", if acc >= 0.95 { "reached" } else { "MISSED" });
     }
     if a.model == "cnn" || a.model == "both" {
-        let acc = train("cnn", &cnn()?, &[1, 8, 8], 3e-3, &data, &a)?;
+        let acc = train("cnn", &cnn()?, &[1, 8, 8], 5e-3, &data, &a)?;
         println!("cnn target >= 97%: {}", if acc >= 0.97 { "reached" } else { "MISSED" });
     }
     Ok(())
