@@ -214,7 +214,7 @@ impl Tensor {
         if !count.is_finite() || count >= usize::MAX as f64 {
             return Err(Error::Invalid {
                 op: "arange",
-                reason: format!("start={start} stop={stop} step={step} gives {count} elements"),
+                reason: format!("start={start:e} stop={stop:e} step={step:e} gives {count:e} elements"),
             });
         }
         let n = count as usize;
