@@ -35,13 +35,16 @@ fn last_of(k: &Kernel, kind: RangeKind, nth: usize) -> Option<usize> {
 /// layernorm statistics, matrix-vector products). Consecutive threads read consecutive elements.
 fn group_long_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) -> bool {
     let outputs: usize = k.axes_of(RangeKind::Global).iter().map(|&a| range_size(&k.axes[a])).product();
-    let Some(axis) = last_of(k, RangeKind::Reduce, 0) else { return false };
-    let length = range_size(&k.axes[axis]);
-    let worth = (outputs <= FEW_OUTPUTS && length >= 256) || (outputs <= VERY_FEW_OUTPUTS && length >= 64);
-    if !caps.has_local || !worth {
+    if !caps.has_local {
         return false;
     }
-    if !GROUP_SIZES.iter().any(|&amt| try_opt(k, opts, OptOp::Group { axis, amt }, caps)) {
+    // The last reduce axis that a group accepts (those of a nested reduction are refused).
+    let grouped = k.axes_of(RangeKind::Reduce).into_iter().rev().any(|axis| {
+        let length = range_size(&k.axes[axis]);
+        let worth = (outputs <= FEW_OUTPUTS && length >= 256) || (outputs <= VERY_FEW_OUTPUTS && length >= 64);
+        worth && GROUP_SIZES.iter().any(|&amt| try_opt(k, opts, OptOp::Group { axis, amt }, caps))
+    });
+    if !grouped {
         return false;
     }
     // Four elements per iteration of what each thread still loops over: more loads in flight, and a

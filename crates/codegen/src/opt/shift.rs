@@ -91,10 +91,19 @@ impl Kernel {
                         return Err(invalid("a grouped kernel keeps one output per thread".into()));
                     }
                     let reduces = self.reduces();
-                    if reduces.len() != 1 || !reduces[0].src()[1..].contains(r) {
-                        return Err(invalid("grouping needs exactly one reduction, over this axis".into()));
+                    let over: Vec<&UOp> = reduces.iter().filter(|u| u.src()[1..].contains(r)).collect();
+                    let [grouped] = over[..] else {
+                        return Err(invalid("grouping needs one reduction over this axis".into()));
+                    };
+                    // Reductions nested inside the grouped one stay per thread; one enclosing it would
+                    // put the barrier inside its loop.
+                    if reduces.iter().any(|u| u != grouped && u.toposort().contains(grouped)) {
+                        return Err(invalid("the reduction over this axis is nested in another".into()));
                     }
-                    let bytes = locals * amt * reduces[0].dtype().size();
+                    if reduces.iter().any(|u| u != grouped && !grouped.toposort().contains(u)) {
+                        return Err(invalid("a grouped kernel has one outermost reduction".into()));
+                    }
+                    let bytes = locals * amt * grouped.dtype().size();
                     if bytes > caps.shared_bytes as usize {
                         return Err(invalid(format!("{bytes} bytes of local memory exceed the device's limit")));
                     }
