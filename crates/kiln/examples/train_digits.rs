@@ -74,9 +74,11 @@ fn cnn() -> kiln::Result<nn::Sequential> {
         Box::new(nn::Conv2d::new(32, 32, 3, 1, 1)?),
         Box::new(Relu),
         Box::new(MaxPool),
+        Box::new(nn::Dropout::new(0.25)?),
         Box::new(Flatten),
         Box::new(nn::Linear::new(32 * 4 * 4, 128)?),
         Box::new(Relu),
+        Box::new(nn::Dropout::new(0.5)?),
         Box::new(nn::Linear::new(128, 10)?),
     ]))
 }
@@ -208,6 +210,7 @@ fn train(
         epoch_times.push(epoch_start.elapsed().as_secs_f64());
     }
     bar.finish();
+    model.set_training(false);
     let test_acc = kiln::no_grad(|| -> kiln::Result<f64> {
         let x = Tensor::from_slice_on(&test.images, &shape_of(test.len()), &device)?;
         let logits = model.forward(&x)?.to_vec::<f32>()?;
