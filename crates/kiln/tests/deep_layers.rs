@@ -11,7 +11,7 @@ struct Stats {
 }
 
 fn run(layers: usize) -> kiln::Result<(Stats, Vec<f32>)> {
-    let d = Device::cpu()?;
+    let d = Device::default_device()?;
     Tensor::manual_seed(7);
     let mut x = Tensor::randn(&[8, 64], DType::F32)?;
     for _ in 0..layers {

@@ -37,7 +37,7 @@ fn resident_bytes() -> usize {
 
 #[test]
 fn a_hundred_thousand_varied_graphs_run_in_flat_memory() -> kiln::Result<()> {
-    let d = Device::cpu()?;
+    let d = Device::default_device()?;
     // Warm-up fills every bounded cache (kernels, scalars, simplifier) with this workload's entries.
     for i in 0..5_000 {
         step(&d, i)?;

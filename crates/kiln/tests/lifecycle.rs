@@ -4,12 +4,12 @@
 
 use kiln::{DType, Device, Tensor};
 
-fn cpu() -> Device {
-    Device::cpu().expect("the CPU device always opens")
+fn device() -> Device {
+    Device::default_device().expect("a device opens (KILN_DEVICE, else the best present)")
 }
 
 fn matmul_relu() -> kiln::Result<(Tensor, Tensor, Vec<f32>, Vec<f32>)> {
-    let d = cpu();
+    let d = device();
     let x = Tensor::from_slice_on(&[1.0f32, -2.0, 3.0, -4.0, 5.0, -6.0], &[2, 3], &d)?;
     let w = Tensor::from_slice_on(&[1.0f32, -1.0, 0.5, 2.0, -3.0, 1.0], &[3, 2], &d)?;
     let h = x.matmul(&w)?;
@@ -70,7 +70,7 @@ fn two_threads_realize_overlapping_graphs() -> kiln::Result<()> {
 
 #[test]
 fn a_chain_of_100_000_ops_builds_realizes_and_drops() -> kiln::Result<()> {
-    let d = cpu();
+    let d = device();
     let x = Tensor::from_slice_on(&[0.0f32, 1.0, 2.0, 3.0], &[4], &d)?;
     let one = Tensor::full_on(&[4], 1.0, DType::F32, &d)?;
     let mut t = x.clone();

@@ -4,7 +4,7 @@ use kiln::{Device, Tensor};
 
 #[test]
 fn a_loop_over_twenty_scalars_compiles_each_kernel_once() -> kiln::Result<()> {
-    let d = Device::cpu()?;
+    let d = Device::default_device()?;
     let x = Tensor::from_slice_on(&[1.0f32, -2.0, 4.0], &[3], &d)?;
     kiln_runtime::set_profiling(true);
     kiln_runtime::take_phases();

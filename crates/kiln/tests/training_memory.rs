@@ -13,7 +13,7 @@ fn resident_bytes() -> usize {
 
 #[test]
 fn ten_thousand_training_steps_run_in_flat_memory() -> kiln::Result<()> {
-    let d = Device::cpu()?;
+    let d = Device::default_device()?;
     let x = Tensor::from_slice_on(&[0.5f32, -1.0, 2.0, 1.5, 0.0, -0.5], &[3, 2], &d)?;
     let y = Tensor::from_slice_on(&[1i32, 0, 1], &[3], &d)?;
     let model = nn::Linear::new(2, 2)?;
