@@ -12,6 +12,20 @@ use std::process::{Command, Stdio};
 /// Packages whose test binaries exercise a GPU (the default selection).
 const PACKAGES: [&str; 4] = ["kiln-cuda", "kiln-vulkan", "kiln-conformance", "kiln"];
 
+/// Sourced by both scripts (with `$root` set): the Vulkan loader from `.gl` beside `.gpu` (the device
+/// README's recipe), and the NVIDIA ICD named when none is in the usual places.
+const VULKAN_ENV_SH: &str = r#"# Vulkan loader and ICD for kiln's GPU scripts; sourced with $root set. Made by `cargo xtask gpu-pack`.
+if compgen -G "$root/.gl/*.deb" >/dev/null; then
+    for f in "$root"/.gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [[ -z "${VK_DRIVER_FILES:-}" && -f "$nvidia_icd" ]] && ! compgen -G "/usr/share/vulkan/icd.d/*nvidia*" >/dev/null \
+    && ! compgen -G "/etc/vulkan/icd.d/*nvidia*" >/dev/null; then
+    export VK_DRIVER_FILES="$nvidia_icd"
+fi
+"#;
+
 const RUN_SH: &str = r#"#!/usr/bin/env bash
 # Runs kiln's GPU test binaries (KILN_TEST_DEVICES=cuda, one test thread), the Vulkan tests and the
 # conformance binaries again with KILN_TEST_DEVICES=vulkan, and the quickstart on CUDA and on Vulkan.
@@ -26,15 +40,7 @@ export INSTA_WORKSPACE_ROOT="${INSTA_WORKSPACE_ROOT:-$root}"
 export KILN_CACHE_DIR="${KILN_CACHE_DIR:-/tmp/kiln-cache}"
 log="${OUT:-$here}/gpu-pack.log"
 : >"$log"
-if compgen -G "$root/.gl/*.deb" >/dev/null; then
-    for f in "$root"/.gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-fi
-nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [[ -z "${VK_DRIVER_FILES:-}" && -f "$nvidia_icd" ]] && ! compgen -G "/usr/share/vulkan/icd.d/*nvidia*" >/dev/null \
-    && ! compgen -G "/etc/vulkan/icd.d/*nvidia*" >/dev/null; then
-    export VK_DRIVER_FILES="$nvidia_icd"
-fi
+source "$here/vulkan-env.sh"
 failed=()
 run() {
     local name="$1"; shift
@@ -81,15 +87,7 @@ if compgen -G "$here/wheels/*.whl" >/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/kiln-site \
         "$here"/wheels/*.whl 2>&1 | tee -a "$log" && export PYTHONPATH="/tmp/kiln-site${PYTHONPATH:+:$PYTHONPATH}"
 fi
-if compgen -G "$root/.gl/*.deb" >/dev/null; then
-    for f in "$root"/.gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-fi
-nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [[ -z "${VK_DRIVER_FILES:-}" && -f "$nvidia_icd" ]] && ! compgen -G "/usr/share/vulkan/icd.d/*nvidia*" >/dev/null \
-    && ! compgen -G "/etc/vulkan/icd.d/*nvidia*" >/dev/null; then
-    export VK_DRIVER_FILES="$nvidia_icd"
-fi
+source "$here/vulkan-env.sh"
 {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     python3 -c 'import torch; print("torch", torch.__version__)'
@@ -264,6 +262,7 @@ pub fn gpu_pack(args: &[String]) -> Result<(), String> {
     let bench = built_executables(&bench_args, |m| m["target"]["name"] == "kiln-bench")?;
     let bench = bench.into_iter().next().ok_or("cargo built no kiln-bench executable")?.1;
     strip_into(&bench, &pack.join("kiln-bench"))?;
+    write_script(&pack.join("vulkan-env.sh"), VULKAN_ENV_SH)?;
     write_script(&pack.join("run.sh"), RUN_SH)?;
     write_script(&pack.join("bench.sh"), BENCH_SH)?;
     pack_tinygrad(&root, &pack);

@@ -29,12 +29,6 @@ fn step(d: &Device, i: usize) -> kiln::Result<()> {
     Ok(())
 }
 
-fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    pages * 4096
-}
-
 #[test]
 fn a_hundred_thousand_varied_graphs_run_in_flat_memory() -> kiln::Result<()> {
     let d = Device::default_device()?;
@@ -42,12 +36,12 @@ fn a_hundred_thousand_varied_graphs_run_in_flat_memory() -> kiln::Result<()> {
     for i in 0..5_000 {
         step(&d, i)?;
     }
-    let (uops, buffers, rss) = (kiln_uop::live_uops(), kiln_runtime::live_buffers(), resident_bytes());
+    let (uops, buffers, rss) = (kiln_uop::live_uops(), kiln_runtime::live_buffers(), kiln_testkit::resident_bytes());
     for i in 0..100_000 {
         step(&d, i)?;
     }
     let (uops_after, buffers_after, rss_after) =
-        (kiln_uop::live_uops(), kiln_runtime::live_buffers(), resident_bytes());
+        (kiln_uop::live_uops(), kiln_runtime::live_buffers(), kiln_testkit::resident_bytes());
     assert_eq!(buffers_after, buffers, "live buffers");
     assert!(uops_after <= uops + 64, "live UOps grew from {uops} to {uops_after}");
     assert!(rss_after <= rss + (16 << 20), "resident memory grew from {rss} to {rss_after} bytes");

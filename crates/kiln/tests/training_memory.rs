@@ -5,12 +5,6 @@
 
 use kiln::{nn, optim, Device, Tensor};
 
-fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    pages * 4096
-}
-
 #[test]
 fn ten_thousand_training_steps_run_in_flat_memory() -> kiln::Result<()> {
     let d = Device::default_device()?;
@@ -31,13 +25,13 @@ fn ten_thousand_training_steps_run_in_flat_memory() -> kiln::Result<()> {
     for i in 1..500 {
         step(i)?;
     }
-    let (uops, buffers, rss) = (kiln_uop::live_uops(), kiln_runtime::live_buffers(), resident_bytes());
+    let (uops, buffers, rss) = (kiln_uop::live_uops(), kiln_runtime::live_buffers(), kiln_testkit::resident_bytes());
     let mut last = first;
     for i in 500..10_500 {
         last = step(i)?;
     }
     let (uops_after, buffers_after, rss_after) =
-        (kiln_uop::live_uops(), kiln_runtime::live_buffers(), resident_bytes());
+        (kiln_uop::live_uops(), kiln_runtime::live_buffers(), kiln_testkit::resident_bytes());
     assert!(last < first, "the loss falls: {first} -> {last}");
     assert_eq!(buffers_after, buffers, "live buffers");
     assert!(uops_after <= uops + 64, "live UOps grew from {uops} to {uops_after}");

@@ -1,6 +1,7 @@
 //! Test support shared by kiln's crates: a check that cannot run here is a *skip*, printed loudly and
 //! recorded in the file `KILN_SKIP_LOG` names, so CI's closing line counts it as skipped, never as
 //! passed. Under `CI=true`, a missing tool that CI installs (NVRTC, spirv-val, lavapipe) is a failure.
+//! Also the resident memory of the process, for tests that prove memory stays flat.
 
 use std::io::Write;
 
@@ -29,4 +30,11 @@ pub fn in_ci() -> bool {
 pub fn missing_ci_tool(what: &str, tool: &str, reason: &str) {
     assert!(!in_ci(), "{what}: {tool} is missing under CI=true, where CI installs it ({reason})");
     skip(what, &format!("{tool} not found ({reason})"));
+}
+
+/// Bytes of this process resident in memory (Linux `/proc/self/statm`; 0 where it cannot be read).
+pub fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
 }

@@ -224,13 +224,6 @@ pub enum RangeKind {
     Unroll,
 }
 
-impl RangeKind {
-    /// Whether ranges of this kind walk a reduction (as opposed to output elements).
-    pub fn is_reduce(self) -> bool {
-        matches!(self, RangeKind::Reduce | RangeKind::GroupReduce | RangeKind::Unroll)
-    }
-}
-
 /// Hardware indices of GPU dialects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SpecialKind {

@@ -46,16 +46,6 @@ pub(crate) fn range_size(r: &UOp) -> usize {
 }
 
 impl Kernel {
-    /// Sizes of the axes.
-    pub fn axis_sizes(&self) -> Vec<usize> {
-        self.axes.iter().map(range_size).collect()
-    }
-
-    /// Kinds of the axes.
-    pub fn axis_kinds(&self) -> Vec<RangeKind> {
-        self.axes.iter().filter_map(range_kind).collect()
-    }
-
     /// Axes of `kind`, as positions in [`Kernel::axes`].
     pub fn axes_of(&self, kind: RangeKind) -> Vec<usize> {
         self.axes.iter().enumerate().filter(|(_, r)| range_kind(r) == Some(kind)).map(|(i, _)| i).collect()
