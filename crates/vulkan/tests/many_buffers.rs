@@ -22,7 +22,7 @@ fn a_hundred_thousand_live_buffers_work() {
             let required = std::env::var("CI").is_ok_and(|v| v == "true")
                 || std::env::var("KILN_TEST_DEVICES").is_ok_and(|v| v.split(',').any(|d| d.trim() == "vulkan"));
             assert!(!required, "a Vulkan device is required here but VULKAN:0 is unavailable: {e}");
-            return eprintln!("\n=== SKIPPED: no Vulkan device ({e}) ===\n");
+            return kiln_testkit::skip("Vulkan device tests", &format!("no Vulkan device ({e})"));
         }
     };
     let count = 100_000;

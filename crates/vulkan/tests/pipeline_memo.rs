@@ -23,7 +23,7 @@ fn pipelines_are_kept_least_recently_used_first_out() {
             let required = std::env::var("CI").is_ok_and(|v| v == "true")
                 || std::env::var("KILN_TEST_DEVICES").is_ok_and(|v| v.split(',').any(|d| d.trim() == "vulkan"));
             assert!(!required, "a Vulkan device is required here but VULKAN:0 is unavailable: {e}");
-            return eprintln!("\n=== SKIPPED: no Vulkan device ({e}) ===\n");
+            return kiln_testkit::skip("Vulkan device tests", &format!("no Vulkan device ({e})"));
         }
     };
     // Kernel `n` adds a vector of `n + 1` elements to itself: a distinct SPIR-V module each.
