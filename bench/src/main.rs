@@ -253,51 +253,54 @@ fn kiln_rows(
     model: Option<&gpt::Model>,
     wanted: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Row>, String> {
-    type Job<'a> = (&'static str, Box<dyn Fn() -> kiln::Result<Row> + 'a>);
+    type Job<'a> = (&'static str, Box<dyn Fn() -> kiln::Result<Vec<Row>> + 'a>);
     let s = suite.sizes();
     let mut jobs: Vec<Job> = vec![
-        ("COPY", Box::new(|| workloads::memcpy(m, s.w1))),
-        ("COPY", Box::new(|| workloads::copy(m, s.w1))),
-        ("W1", Box::new(|| workloads::w1(m, s.w1))),
-        ("W2", Box::new(|| workloads::w2(m, s.w2))),
-        ("W3", Box::new(|| workloads::w3(m, s.w3))),
+        ("COPY", Box::new(|| workloads::memcpy(m, s.w1).map(|r| vec![r]))),
+        ("COPY", Box::new(|| workloads::copy(m, s.w1).map(|r| vec![r]))),
+        ("W1", Box::new(|| workloads::w1(m, s.w1).map(|r| vec![r]))),
+        ("W2", Box::new(|| workloads::w2(m, s.w2).map(|r| vec![r]))),
+        ("W3", Box::new(|| workloads::w3(m, s.w3).map(|r| vec![r]))),
     ];
     if let Some(w4) = s.w4 {
-        jobs.push(("W4", Box::new(move || workloads::w4(m, w4))));
+        jobs.push(("W4", Box::new(move || workloads::w4(m, w4).map(|r| vec![r]))));
     }
     for &w5 in &s.w5 {
-        jobs.push(("W5", Box::new(move || workloads::w5(m, w5))));
+        jobs.push(("W5", Box::new(move || workloads::w5(m, w5).map(|r| vec![r]))));
     }
     if let Some(w6) = s.w6 {
-        jobs.push(("W6", Box::new(move || workloads::w6(m, w6))));
+        jobs.push(("W6", Box::new(move || workloads::w6(m, w6).map(|r| vec![r]))));
     }
     if let Some(w7) = s.w7 {
-        jobs.push(("W7", Box::new(move || workloads::w7(m, w7))));
+        jobs.push(("W7", Box::new(move || workloads::w7(m, w7).map(|r| vec![r]))));
     }
     if s.w8 {
-        jobs.push(("W8", Box::new(|| workloads::w8(m))));
+        jobs.push(("W8", Box::new(|| workloads::w8(m).map(|r| vec![r]))));
+        jobs.push(("W8", Box::new(|| workloads::w8_jit(m))));
     }
     if let Some(model) = model {
-        jobs.push(("W9", Box::new(move || workloads::w9(m, model))));
+        jobs.push(("W9", Box::new(move || workloads::w9(m, model).map(|r| vec![r]))));
+        jobs.push(("W9", Box::new(move || workloads::w9_jit(m, model))));
     }
     let mut rows = Vec::new();
     for (id, job) in jobs {
         if !wanted(id) {
             continue;
         }
-        let r = job().map_err(|e| format!("{id} failed: {e}"))?;
-        eprintln!(
-            "{} {}: {} {} ({} kernels, {:.3} ms median of {}){}",
-            r.label(),
-            r.imp,
-            report::number(r.value),
-            r.metric,
-            r.kernels.unwrap_or(0),
-            r.median_ms,
-            r.calls,
-            if r.ok { "" } else { " WRONG" }
-        );
-        rows.push(r);
+        for r in job().map_err(|e| format!("{id} failed: {e}"))? {
+            eprintln!(
+                "{} {}: {} {} ({} kernels, {:.3} ms median of {}){}",
+                r.label(),
+                r.imp,
+                report::number(r.value),
+                r.metric,
+                r.kernels.unwrap_or(0),
+                r.median_ms,
+                r.calls,
+                if r.ok { "" } else { " WRONG" }
+            );
+            rows.push(r);
+        }
     }
     if s.w9.is_some() && wanted("COMPILE") {
         rows.extend(probe::rows(&options.device, suite)?);

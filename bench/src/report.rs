@@ -48,15 +48,19 @@ impl Run<'_> {
 
     /// The reference line of `imp` for `row` (same workload, variant and shape).
     fn find(&self, row: &Row, imp: &str) -> Option<&Row> {
-        self.refs
-            .iter()
-            .find(|r| r.imp == imp && r.workload == row.workload && r.variant == row.variant && r.shape == row.shape)
+        self.refs.iter().find(|r| {
+            r.imp == imp
+                && r.workload == row.workload
+                && r.variant == reference_variant(&row.variant)
+                && r.shape == row.shape
+        })
     }
 
     /// The best correct reference for `row`: (impl, value).
     pub fn best(&self, row: &Row) -> Option<(&str, f64)> {
+        let variant = reference_variant(&row.variant);
         let candidates = self.refs.iter().filter(|r| {
-            r.ok && r.workload == row.workload && r.variant == row.variant && r.shape == row.shape && r.value > 0.0
+            r.ok && r.workload == row.workload && r.variant == variant && r.shape == row.shape && r.value > 0.0
         });
         let better = |a: &&Row, b: &&Row| {
             if row.higher_is_better() {
@@ -86,8 +90,8 @@ impl Run<'_> {
         if self.missing.iter().any(|(m, _)| m == module_of(imp) || m == imp) {
             return "n/a".into();
         }
-        let other_shape =
-            self.refs.iter().any(|r| r.imp == imp && r.workload == row.workload && r.variant == row.variant);
+        let variant = reference_variant(&row.variant);
+        let other_shape = self.refs.iter().any(|r| r.imp == imp && r.workload == row.workload && r.variant == variant);
         if other_shape {
             "other shape".into()
         } else {
@@ -155,6 +159,17 @@ impl Run<'_> {
             }
         }
         out
+    }
+}
+
+/// The variant of the reference rows a kiln row is compared with: kiln's JIT replay (`jit`) against the
+/// references' rows of the same workload (torch's CUDA-graph replay, tinygrad's TinyJit among them).
+/// Wall-time rows (`jit wall`) have no reference measured the same way.
+fn reference_variant(variant: &str) -> &str {
+    if variant == "jit" {
+        ""
+    } else {
+        variant
     }
 }
 

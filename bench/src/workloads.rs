@@ -159,6 +159,81 @@ pub fn w8(m: &Method) -> kiln::Result<Row> {
     Ok(checked(out, &got, &want, DType::F32, Depth::Op))
 }
 
+/// A step replayed by `kiln::Jit`, timed two ways: device time per call (the bench method, as the `jit`
+/// variant, compared with the references' replays) and host wall time per call over back-to-back
+/// replays (the `jit wall` variant, no reference). `amount` turns seconds into the row's metric.
+fn jitted(
+    m: &Method,
+    spec: JitRow,
+    jit: &mut kiln::Jit<impl FnMut(&[&Tensor]) -> kiln::Result<Vec<Tensor>>>,
+    inputs: &[&Tensor],
+) -> kiln::Result<(Row, Row, Tensor)> {
+    let JitRow { workload, metric, amount, shape, flush } = spec;
+    jit.call(inputs)?;
+    jit.call(inputs)?;
+    let mut t = m.time(flush, || jit.call(inputs).map(drop))?;
+    t.kernels = jit.kernels();
+    t.kernel_seconds = 0.0;
+    let device = m.device();
+    let mut out = None;
+    device.synchronize()?;
+    let start = std::time::Instant::now();
+    for _ in 0..t.calls {
+        out = Some(jit.call(inputs)?.remove(0));
+    }
+    device.synchronize()?;
+    let wall = Sample { seconds: start.elapsed().as_secs_f64() / t.calls.max(1) as f64, ..t };
+    let out = out.ok_or(kiln::Error::Invalid { op: "jit row", reason: "no timed call".into() })?;
+    let mut gpu = row(workload, "jit", metric, amount, shape.clone(), &t);
+    gpu.kernel_ms = None;
+    let mut host = row(workload, "jit wall", metric, amount, shape, &wall);
+    host.kernel_ms = None;
+    Ok((gpu, host, out))
+}
+
+/// What a jitted row measures.
+struct JitRow {
+    workload: &'static str,
+    metric: &'static str,
+    amount: f64,
+    shape: Vec<usize>,
+    flush: Flush,
+}
+
+/// W8 replayed by the JIT: the same 100 kernels captured once.
+pub fn w8_jit(m: &Method) -> kiln::Result<Vec<Row>> {
+    let x = uniform(&[1024], DType::F32, 1.0, 17)?;
+    let mut jit = kiln::Jit::new(|i: &[&Tensor]| {
+        let mut y = i[0].clone();
+        for _ in 0..100 {
+            y = (&y * 1.0001)?.contiguous()?;
+        }
+        Ok(vec![y])
+    });
+    let w8_spec = JitRow { workload: "W8", metric: "us/kernel", amount: 100.0, shape: vec![1024], flush: Flush::Idle };
+    let (gpu, host, out) = jitted(m, w8_spec, &mut jit, &[&x.tensor])?;
+    let got = read(&out)?;
+    let want: Vec<f64> = x.host.iter().map(|v| v * 1.0001f64.powi(100)).collect();
+    Ok(vec![checked(gpu, &got, &want, DType::F32, Depth::Op), checked(host, &got, &want, DType::F32, Depth::Op)])
+}
+
+/// W9 replayed by the JIT: the decoder's forward captured once, the weights read anew at each replay.
+pub fn w9_jit(m: &Method, model: &crate::gpt::Model) -> kiln::Result<Vec<Row>> {
+    let g = model.gpt;
+    let tensors = model.upload()?;
+    let weights = tensors[1..].to_vec();
+    let mut jit = kiln::Jit::new(|i: &[&Tensor]| {
+        let mut all = vec![i[0].clone()];
+        all.extend(weights.iter().cloned());
+        Ok(vec![crate::gpt::forward(g, &all)?])
+    });
+    let shape = vec![g.batch, g.tokens, g.width, g.heads, g.layers];
+    let spec = JitRow { workload: "W9", metric: "ms", amount: 0.0, shape, flush: Flush::Before };
+    let (gpu, host, out) = jitted(m, spec, &mut jit, &[&tensors[0]])?;
+    let (got, want) = crate::gpt::checked_pair(model, &read(&out)?);
+    Ok(vec![checked(gpu, &got, &want, DType::F16, Depth::Model), checked(host, &got, &want, DType::F16, Depth::Model)])
+}
+
 /// kiln's own copy kernel over `n` f32 (`x + 0`).
 pub fn copy(m: &Method, n: usize) -> kiln::Result<Row> {
     let x = uniform(&[n], DType::F32, 1.0, 18)?;

@@ -1,7 +1,9 @@
 //! The CUDA device: one context and one stream per GPU. Buffers are raw device allocations (stream
 //! ordered where the GPU has memory pools); kernels are NVRTC-compiled PTX, cached on disk by source,
-//! architecture and NVRTC version, and launched one thread per output element.
+//! architecture and NVRTC version, and launched with the program's grid and block; captured launch
+//! lists become CUDA graphs (`graph.rs`).
 
+use crate::graph::{Allocations, CudaGraph};
 use crate::nvrtc;
 use cudarc::driver::{
     result, sys, CudaContext, CudaEvent, CudaFunction, CudaStream, DriverError, LaunchConfig, PushKernelArg,
@@ -9,8 +11,8 @@ use cudarc::driver::{
 use cudarc::nvrtc::Ptx;
 use kiln_codegen::{Caps, Program, Source, Target};
 use kiln_runtime::{
-    check_copy, check_launch_args, content_hash, source_text, CompiledKernel, Device, DiskCache, RawBuffer,
-    RuntimeError, Timer,
+    check_copy, check_launch_args, content_hash, source_text, CompiledKernel, Device, DeviceGraph, DiskCache, Launch,
+    RawBuffer, RuntimeError, Timer,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,20 +32,20 @@ pub struct CudaDevice {
     /// Block and grid limits and shared memory, read from the device's attributes.
     caps: Caps,
     /// Live allocations and their sizes in bytes.
-    allocations: Mutex<HashMap<u64, usize>>,
+    allocations: Allocations,
     cache: DiskCache,
 }
 
 /// A loaded kernel; the function keeps its module loaded.
-struct CudaKernel {
-    function: CudaFunction,
+pub(crate) struct CudaKernel {
+    pub(crate) function: CudaFunction,
 }
 
 /// The start event of a running [`Timer`].
 struct StartEvent(CudaEvent);
 
 /// `CUDA_ERROR_X: message` for a driver error.
-fn describe(e: DriverError) -> String {
+pub(crate) fn describe(e: DriverError) -> String {
     let name = e.error_name().map_or_else(|_| format!("{:?}", e.0), |n| n.to_string_lossy().into_owned());
     match e.error_string() {
         Ok(s) => format!("{name}: {}", s.to_string_lossy()),
@@ -107,7 +109,7 @@ impl CudaDevice {
             nvrtc_version,
             ctx,
             stream,
-            allocations: Mutex::new(HashMap::new()),
+            allocations: Arc::new(Mutex::new(HashMap::new())),
             cache: DiskCache::new("cuda", "ptx"),
         })
     }
@@ -291,6 +293,11 @@ impl Device for CudaDevice {
             }
             None => Ok(None),
         }
+    }
+
+    fn capture(&self, launches: &[Launch], deps: &[Vec<usize>]) -> Result<Option<Box<dyn DeviceGraph>>, RuntimeError> {
+        let graph = CudaGraph::new(&self.label, &self.ctx, &self.stream, &self.allocations, launches, deps)?;
+        Ok(Some(Box::new(graph)))
     }
 
     fn synchronize(&self) -> Result<(), RuntimeError> {

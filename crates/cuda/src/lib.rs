@@ -5,6 +5,7 @@
 #![allow(unsafe_code)]
 
 mod device;
+mod graph;
 mod nvrtc;
 
 pub use device::CudaDevice;

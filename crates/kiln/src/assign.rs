@@ -74,12 +74,20 @@ impl Tensor {
             return Ok(());
         }
         Tensor::realize_all(&[self, value])?;
-        let (id, buffer) = value
-            .state()
-            .buffer
-            .clone()
-            .ok_or_else(|| Error::Invalid { op: "assign", reason: "the value has no buffer after realize".into() })?;
+        let buffer =
+            value.state().buffer.as_ref().map(|(_, b)| Arc::clone(b)).ok_or_else(|| Error::Invalid {
+                op: "assign",
+                reason: "the value has no buffer after realize".into(),
+            })?;
+        self.replace_buffer(buffer);
+        Ok(())
+    }
+
+    /// Makes `buffer` this tensor's value, keeping the old one as [`Retired`] while graphs read it.
+    pub(crate) fn replace_buffer(&self, buffer: Arc<Buffer>) {
         let mut state = self.state();
+        crate::jit::record_assign(self);
+        let id = Tensor::fresh_buffer_id();
         let view = buffer_view(id, state.uop.dtype(), &shape_of(&state.uop));
         let old_view = std::mem::replace(&mut state.uop, view);
         let old_became = state.became.take();
@@ -96,7 +104,6 @@ impl Tensor {
             state.retired.push(retired);
         }
         state.retired.retain(Retired::in_use);
-        Ok(())
     }
 }
 

@@ -84,6 +84,9 @@ pub enum Error {
         /// What does not fit.
         reason: String,
     },
+    /// A jitted function was called in a way its captured step cannot replay.
+    #[error("jit: {0}")]
+    Jit(String),
     /// Scheduling failed.
     #[error(transparent)]
     Schedule(#[from] kiln_schedule::ScheduleError),

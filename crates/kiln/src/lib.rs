@@ -22,6 +22,7 @@ mod autograd;
 mod device;
 mod element;
 mod error;
+mod jit;
 pub mod nn;
 mod ops;
 pub mod optim;
@@ -37,6 +38,7 @@ pub use device::Device;
 pub use element::Element;
 pub use error::{Error, Result};
 pub use half;
+pub use jit::Jit;
 /// A started device timer (see [`Device::start_timer`]).
 pub use kiln_runtime::Timer;
 pub use kiln_uop::DType;

@@ -4,7 +4,7 @@
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-use kiln_runtime::{debug_level, run_schedule, Buffer};
+use kiln_runtime::{debug_level, prepare, Buffer};
 use kiln_schedule::BufferRef;
 use kiln_uop::{UOp, WeakUOp};
 use std::collections::HashMap;
@@ -27,7 +27,8 @@ impl Tensor {
         if let Some(other) = pending.iter().find(|t| t.device() != device) {
             return Err(Error::DeviceMismatch { op: "realize_all", lhs: device.name(), rhs: other.device().name() });
         }
-        let Reached { buffers: inputs, became, .. } = reach(&pending);
+        let Reached { buffers: inputs, became, tensors } = reach(&pending);
+        crate::jit::record_reads(&tensors);
         let roots: Vec<_> = pending.iter().map(|t| t.uop().substitute(&became)).collect();
         let t0 = Instant::now();
         let schedule = kiln_schedule::schedule(&roots)?;
@@ -40,17 +41,19 @@ impl Tensor {
                 roots.len()
             );
         }
-        let (fresh, times) = run_schedule(&device.0, &schedule, &inputs)?;
-        kiln_runtime::record_phases(schedule_time, &times);
+        let mut plan = prepare(&device.0, &schedule, &inputs)?;
+        plan.run()?;
+        kiln_runtime::record_phases(schedule_time, &plan.times());
         for (t, out) in pending.iter().zip(&schedule.outputs) {
             match out {
-                BufferRef::New(i) => t.set_realized(Tensor::fresh_buffer_id(), Arc::clone(&fresh[*i])),
+                BufferRef::New(i) => t.set_realized(Tensor::fresh_buffer_id(), Arc::clone(&plan.buffers()[*i])),
                 BufferRef::Input(id) => {
                     let buffer = inputs.get(id).ok_or(kiln_runtime::RuntimeError::MissingBuffer(*id))?;
                     t.set_realized(*id, Arc::clone(buffer));
                 }
             }
         }
+        crate::jit::record_plan(plan);
         Ok(())
     }
 

@@ -1,10 +1,11 @@
 //! The `Device` interface every backend implements, and `Buffer`, an owned allocation on a device.
 //!
-//! The interface is small: alloc, free, copy in/out, device-to-device copy, compile, launch,
-//! synchronize, and a timer around a whole call. Devices that are not present report themselves
+//! The interface is small: alloc, free, copy in/out, device-to-device copy, compile, launch (one, a
+//! batch, or a captured graph), synchronize, and a timer around a whole call. Devices that are not present report themselves
 //! unavailable at construction; they never panic.
 
 use crate::error::RuntimeError;
+use crate::graph::{DeviceGraph, Launch};
 use crate::timer::Timer;
 use kiln_codegen::{Program, Source, Target};
 use std::any::Any;
@@ -46,6 +47,21 @@ pub trait Device: Send + Sync {
         args: &[RawBuffer],
         timed: bool,
     ) -> Result<Option<f64>, RuntimeError>;
+    /// Queues `launches` in order, untimed. Devices that can submit a batch at once (one command buffer)
+    /// override this; the default launches one by one.
+    fn launch_batch(&self, launches: &[Launch]) -> Result<(), RuntimeError> {
+        for l in launches {
+            self.launch(&l.kernel, &l.program, &l.args, false)?;
+        }
+        Ok(())
+    }
+    /// Captures `launches` (with `deps[i]` the earlier launches launch `i` must wait for) as the device's
+    /// own replayable graph, or `None` where the device has none (then the launches replay through
+    /// [`Device::launch_batch`]).
+    fn capture(&self, launches: &[Launch], deps: &[Vec<usize>]) -> Result<Option<Box<dyn DeviceGraph>>, RuntimeError> {
+        let _ = (launches, deps);
+        Ok(None)
+    }
     /// Waits for all queued work.
     fn synchronize(&self) -> Result<(), RuntimeError>;
     /// Starts a timer that marks the point after all work queued so far. The default waits for the

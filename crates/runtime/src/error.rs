@@ -60,6 +60,9 @@ pub enum RuntimeError {
     /// Code generation failed.
     #[error(transparent)]
     Codegen(#[from] kiln_codegen::CodegenError),
+    /// A captured graph was replayed with arguments it cannot take.
+    #[error("graph replay: {0}")]
+    Replay(String),
     /// A schedule referenced a buffer that does not exist.
     #[error("schedule reads buffer {0}, which is not bound")]
     MissingBuffer(u64),

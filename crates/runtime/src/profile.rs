@@ -67,7 +67,7 @@ static PHASES: Mutex<PhaseTotals> = Mutex::new(PhaseTotals {
 });
 
 /// Adds one realization's phase times (when profiling is on).
-pub fn record_phases(schedule: std::time::Duration, times: &crate::execute::PhaseTimes) {
+pub fn record_phases(schedule: std::time::Duration, times: &crate::compile::PhaseTimes) {
     if enabled() {
         let mut p = PHASES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         p.schedule += schedule;
