@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A Vulkan device (a GPU, or lavapipe on the CPU) driven through ash.
+///
+/// Locks: the queue's state lock is always taken before the buffer map's, never the other way round.
 pub struct VulkanDevice {
     /// `VULKAN:i (<device name>)`.
     name: String,
@@ -126,8 +128,10 @@ impl VulkanDevice {
     }
 
     /// Copies through a staging buffer: `upload` fills it (copy in) or `download` reads it (copy out).
+    /// The caller holds the queue lock (`st`), taken before the buffer map's, as everywhere.
     fn staged(
         &self,
+        st: &mut State,
         buffer: vk::Buffer,
         len: usize,
         upload: Option<&[u8]>,
@@ -140,12 +144,11 @@ impl VulkanDevice {
             }
             let region = [vk::BufferCopy::default().size(len as u64)];
             let (from, to) = if upload.is_some() { (staging.buffer, buffer) } else { (buffer, staging.buffer) };
-            let mut st = self.queue.lock();
-            self.queue.submit_recorded(&mut st, Vec::new(), Vec::new(), |d, cmd| {
+            self.queue.submit_recorded(st, Vec::new(), Vec::new(), |d, cmd| {
                 // SAFETY: both buffers hold at least `len` bytes and live until the wait below.
                 unsafe { d.cmd_copy_buffer(cmd, from, to, &region) }
             })?;
-            self.queue.retire(&mut st, true)
+            self.queue.retire(st, true)
         })();
         if copied.is_ok() {
             if let Some(dst) = download {
@@ -302,13 +305,14 @@ impl Device for VulkanDevice {
         if src.is_empty() {
             return Ok(());
         }
-        self.queue.retire(&mut self.queue.lock(), true)?;
+        let mut st = self.queue.lock();
+        self.queue.retire(&mut st, true)?;
         let buffers = self.lock_buffers();
         let allocation = buffers.get(&dst.0).ok_or_else(|| self.unknown(dst))?;
         if allocation.write(src) {
             return Ok(());
         }
-        self.staged(allocation.buffer, src.len(), Some(src), None)
+        self.staged(&mut st, allocation.buffer, src.len(), Some(src), None)
     }
 
     fn copy_out(&self, src: RawBuffer, dst: &mut [u8]) -> Result<(), RuntimeError> {
@@ -319,14 +323,15 @@ impl Device for VulkanDevice {
         if dst.is_empty() {
             return Ok(());
         }
-        self.queue.retire(&mut self.queue.lock(), true)?;
+        let mut st = self.queue.lock();
+        self.queue.retire(&mut st, true)?;
         let buffers = self.lock_buffers();
         let allocation = buffers.get(&src.0).ok_or_else(|| self.unknown(src))?;
         if allocation.read(dst) {
             return Ok(());
         }
         let len = dst.len();
-        self.staged(allocation.buffer, len, None, Some(dst))
+        self.staged(&mut st, allocation.buffer, len, None, Some(dst))
     }
 
     fn compile(&self, program: &Program, source: &Source) -> Result<CompiledKernel, RuntimeError> {
