@@ -9,7 +9,9 @@
 //! What a replay binds anew each call:
 //! - **inputs**: the buffers of the tensors passed in (realized, distinct, and of the shapes, dtypes and
 //!   device of call 2);
-//! - **outputs**: fresh buffers, so the tensors of one call are never overwritten by the next;
+//! - **outputs**: fresh buffers, so the tensors of one call are never overwritten by the next (the
+//!   buffer of an output the caller has dropped is reused, which leaves the graph's arguments as they
+//!   were);
 //! - **state**: tensors the function `assign`s (parameters an optimiser updates) read their current
 //!   buffer and receive a fresh one, exactly as an eager `assign` does.
 //!
@@ -117,6 +119,9 @@ struct Step {
     slots: Vec<(usize, usize, Binding)>,
     /// Bytes of each fresh buffer.
     fresh: Vec<usize>,
+    /// The buffer each fresh slot had at the last replay: reused when nothing else holds it any more
+    /// (the caller dropped that output), so the graph's arguments stay as they are.
+    spare: Vec<Option<Arc<Buffer>>>,
     outputs: Vec<(Value, DType, Vec<usize>)>,
     /// Realized tensors the step reads: a replay reads their current values.
     tracked: Vec<Tensor>,
@@ -288,6 +293,7 @@ impl Step {
             graph,
             inputs: inputs.iter().map(|t| signature(t)).collect(),
             slots,
+            spare: vec![None; fresh.len()],
             fresh,
             outputs: outs,
             tracked_bytes: tracked.iter().map(|t| buffer_of(t).map_or(0, |b| b.bytes())).collect(),
@@ -316,11 +322,15 @@ impl Step {
             }
         }
         let runtime = self.device.runtime();
-        let fresh = self
-            .fresh
-            .iter()
-            .map(|&bytes| Buffer::alloc(runtime, bytes).map(Arc::new))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut fresh = Vec::with_capacity(self.fresh.len());
+        for (&bytes, spare) in self.fresh.iter().zip(self.spare.iter_mut()) {
+            let buffer = match spare.take() {
+                Some(b) if Arc::strong_count(&b) == 1 => b,
+                _ => Arc::new(Buffer::alloc(runtime, bytes)?),
+            };
+            *spare = Some(Arc::clone(&buffer));
+            fresh.push(buffer);
+        }
         let tracked: Vec<Arc<Buffer>> = self
             .tracked
             .iter()

@@ -1,7 +1,8 @@
 //! The Vulkan device: buffers, kernels compiled once per SPIR-V module, and launches recorded into
 //! recycled command buffers (a batch of launches is one command buffer with barriers only on hazards,
 //! see `dispatch.rs`; the queue and its recycling are `queue.rs`). Launches run asynchronously; copies
-//! and `synchronize` wait for them, and a free waits only in the background (the memory goes back once
+//! and `synchronize` wait for them. A freed buffer is kept for reuse by the next allocation of its size
+//! (`recycle.rs`); beyond that cache a free waits only in the background (the memory goes back once
 //! the submissions queued before it finish). Captured launch lists become recorded command buffers
 //! (`graph.rs`). The pipeline cache persists on disk (`pipeline_cache.rs`). Timed launches read two timestamps, and so does the call timer (`start_timer`,
 //! `stop_timer`), whose marks are queued like launches.
@@ -13,6 +14,7 @@ use crate::memory::Allocation;
 use crate::pipeline::VulkanKernel;
 use crate::pipeline_cache;
 use crate::queue::{Queue, State};
+use crate::recycle::Recycler;
 use ash::vk;
 use kiln_codegen::{Caps, Program, Source, Target};
 use kiln_runtime::{
@@ -33,6 +35,8 @@ pub struct VulkanDevice {
     unified: bool,
     queue: Arc<Queue>,
     buffers: Buffers,
+    /// Freed buffers kept for reuse.
+    recycler: Recycler,
     /// Kernels by a hash of their SPIR-V, the least recently used forgotten past `memo_capacity()`.
     kernels: LruMemo<String, CompiledKernel>,
     pipeline_cache: vk::PipelineCache,
@@ -84,6 +88,7 @@ impl VulkanDevice {
             unified,
             queue,
             buffers: Arc::new(Mutex::new(HashMap::new())),
+            recycler: Recycler::default(),
             kernels: LruMemo::new(memo_capacity()),
             pipeline_cache,
             next_buffer: std::sync::atomic::AtomicU64::new(1),
@@ -256,6 +261,9 @@ impl Drop for VulkanDevice {
         for (_, a) in self.lock_buffers().drain() {
             a.destroy(&self.ctx);
         }
+        for a in self.recycler.drain() {
+            a.destroy(&self.ctx);
+        }
         self.kernels.clear();
         pipeline_cache::save(&self.ctx, self.pipeline_cache);
         // SAFETY: all work is done; the cache belongs to this device and is destroyed once.
@@ -285,7 +293,14 @@ impl Device for VulkanDevice {
     }
 
     fn alloc(&self, bytes: usize) -> Result<RawBuffer, RuntimeError> {
-        let allocation = Allocation::new(&self.ctx, bytes, self.unified, &self.name)?;
+        let size = bytes.max(4).next_multiple_of(4) as u64;
+        let allocation = match self.recycler.take(size) {
+            Some(mut a) => {
+                a.bytes = bytes;
+                a
+            }
+            None => Allocation::new(&self.ctx, bytes, self.unified, &self.name)?,
+        };
         let handle = self.next_buffer.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.lock_buffers().insert(handle, allocation);
         Ok(RawBuffer(handle))
@@ -293,8 +308,10 @@ impl Device for VulkanDevice {
 
     fn free(&self, buffer: RawBuffer, _bytes: usize) {
         let Some(allocation) = self.lock_buffers().remove(&buffer.0) else { return };
-        let mut st = self.queue.lock();
-        self.queue.free_after_queued(&mut st, allocation);
+        if let Some(allocation) = self.recycler.give(allocation) {
+            let mut st = self.queue.lock();
+            self.queue.free_after_queued(&mut st, allocation);
+        }
     }
 
     fn copy_in(&self, dst: RawBuffer, src: &[u8]) -> Result<(), RuntimeError> {

@@ -13,6 +13,7 @@ mod memory;
 mod pipeline;
 mod pipeline_cache;
 mod queue;
+mod recycle;
 
 pub use context::Features;
 pub use device::VulkanDevice;
