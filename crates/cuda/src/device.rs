@@ -25,9 +25,6 @@ pub struct CudaDevice {
     name: String,
     /// NVRTC target, `compute_XY`.
     arch: String,
-    /// The architecture kernels are compiled for, e.g. 90: programmatic graph edges need the kernels'
-    /// sm_90 prologue, so they follow this, not the device's own capability.
-    arch_cc: i32,
     /// NVRTC version, part of the PTX cache key.
     nvrtc_version: String,
     ctx: Arc<CudaContext>,
@@ -104,9 +101,7 @@ impl CudaDevice {
         let nvrtc_version = nvrtc::nvrtc_version().map_or_else(|| "unknown".into(), |(a, b)| format!("{a}.{b}"));
         tracing::debug!("{label}: {gpu}, sm_{cc}, NVRTC {nvrtc_version} targeting {arch}");
         let caps = device_caps(&ctx).map_err(driver("attribute query"))?;
-        let arch_cc = arch.trim_start_matches("compute_").parse().unwrap_or(0);
         Ok(CudaDevice {
-            arch_cc,
             caps,
             name: format!("{label} ({gpu})"),
             label,
@@ -301,9 +296,7 @@ impl Device for CudaDevice {
     }
 
     fn capture(&self, launches: &[Launch], deps: &[Vec<usize>]) -> Result<Option<Box<dyn DeviceGraph>>, RuntimeError> {
-        let programmatic = self.arch_cc >= 90;
-        let graph =
-            CudaGraph::new(programmatic, &self.label, &self.ctx, &self.stream, &self.allocations, launches, deps)?;
+        let graph = CudaGraph::new(&self.label, &self.ctx, &self.stream, &self.allocations, launches, deps)?;
         Ok(Some(Box::new(graph)))
     }
 

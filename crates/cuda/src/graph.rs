@@ -58,11 +58,8 @@ fn node_params(
 }
 
 impl CudaGraph {
-    /// Builds and instantiates the graph of `launches` (`deps[i]`: the launches `i` waits for). With
-    /// `programmatic` (sm_90 and later) the edges are programmatic: a kernel is scheduled while its
-    /// prerequisites run and waits for them in its prologue (`griddepcontrol.wait`).
+    /// Builds and instantiates the graph of `launches` (`deps[i]`: the launches `i` waits for).
     pub(crate) fn new(
-        programmatic: bool,
         label: &str,
         ctx: &Arc<CudaContext>,
         stream: &Arc<CudaStream>,
@@ -95,35 +92,12 @@ impl CudaGraph {
             let mut values: Vec<u64> = launch.args.iter().map(|a| a.0).collect();
             let params = node_params(launch, function, &mut values, &mut pointers);
             let waits: Vec<sys::CUgraphNode> = deps[i].iter().map(|&d| graph.nodes[d]).collect();
-            let (given, count) = if programmatic { (std::ptr::null(), 0) } else { (waits.as_ptr(), waits.len()) };
             let mut node = std::ptr::null_mut();
             // SAFETY: the parameters point at `values`, alive across the call (the driver copies them);
             // the kernel takes one device pointer per slot, each checked to be large enough.
-            unsafe { sys::cuGraphAddKernelNode_v2(&mut node, graph.graph, given, count, &params) }
+            unsafe { sys::cuGraphAddKernelNode_v2(&mut node, graph.graph, waits.as_ptr(), waits.len(), &params) }
                 .result()
                 .map_err(|e| error(&format!("cuGraphAddKernelNode({})", launch.program.name), e))?;
-            if programmatic && !waits.is_empty() {
-                let edge = sys::CUgraphEdgeData {
-                    from_port: sys::CU_GRAPH_KERNEL_NODE_PORT_PROGRAMMATIC as u8,
-                    to_port: 0,
-                    type_: sys::CUgraphDependencyType::CU_GRAPH_DEPENDENCY_TYPE_PROGRAMMATIC as u8,
-                    reserved: [0; 5],
-                };
-                let to = vec![node; waits.len()];
-                let edges = vec![edge; waits.len()];
-                // SAFETY: nodes of this graph, one edge datum per pair.
-                unsafe {
-                    sys::cuGraphAddDependencies_v2(
-                        graph.graph,
-                        waits.as_ptr(),
-                        to.as_ptr(),
-                        edges.as_ptr(),
-                        waits.len(),
-                    )
-                }
-                .result()
-                .map_err(|e| error("cuGraphAddDependencies (programmatic)", e))?;
-            }
             graph.nodes.push(node);
         }
         // SAFETY: the graph is complete; the executable graph is destroyed in `Drop`.

@@ -164,16 +164,7 @@ impl Dialect {
                         program.name,
                         params.join(", ")
                     ),
-                    // Programmatic dependent launch (sm_90+): in a CUDA graph with programmatic edges
-                    // the next kernel is scheduled while this one runs and waits here until its
-                    // prerequisites have finished and their writes are visible. Without such an edge
-                    // (a plain stream launch) both instructions do nothing.
-                    vec![
-                        "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900".into(),
-                        "asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");".into(),
-                        "asm volatile(\"griddepcontrol.launch_dependents;\" :::);".into(),
-                        "#endif".into(),
-                    ],
+                    vec![],
                 )
             }
             _ => {
