@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 /// Wall time spent in each phase of preparing and running one schedule.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PhaseTimes {
-    /// Lowering, linearizing and rendering (summed over the compiling threads).
+    /// Lowering, linearizing and rendering: wall time (with several compiling threads, their wall time
+    /// split between this and `compile` in proportion to the time each thread spent in each).
     pub codegen: Duration,
-    /// Device compilation, disk cache lookups included (summed over the compiling threads).
+    /// Device compilation, disk cache lookups included: wall time, split as for `codegen`.
     pub compile: Duration,
     /// Launching (and, when timed, running) kernels.
     pub launch: Duration,
@@ -79,7 +80,8 @@ pub(crate) fn compile_all(
         }
     }
     if !missing.is_empty() {
-        let shared = Mutex::new(*times);
+        let wall = Instant::now();
+        let shared = Mutex::new(PhaseTimes::default());
         let workers = std::thread::available_parallelism().map_or(1, usize::from).min(missing.len());
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<Slot> = missing.iter().map(|_| Mutex::new(None)).collect();
@@ -99,7 +101,13 @@ pub(crate) fn compile_all(
                 work();
             });
         }
-        *times = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let summed = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let wall = wall.elapsed();
+        let busy = (summed.codegen + summed.compile).as_secs_f64();
+        let share = if busy > 0.0 { summed.codegen.as_secs_f64() / busy } else { 1.0 };
+        times.codegen += wall.mul_f64(share);
+        times.compile += wall.mul_f64(1.0 - share);
+        times.compiled += summed.compiled;
         for (ast, r) in missing.iter().zip(results) {
             let built = r.into_inner().unwrap_or_else(PoisonError::into_inner);
             let c = built.ok_or_else(|| RuntimeError::Replay("a compiling thread left a kernel unbuilt".into()))??;
