@@ -17,6 +17,7 @@ mod lifetime;
 mod memo;
 mod plan;
 mod profile;
+mod recycle;
 mod timer;
 
 pub use cache::{cache_dir, content_hash, DiskCache};
@@ -29,4 +30,5 @@ pub use graph::{apply_patches, capture, dependencies, DeviceGraph, Launch, Patch
 pub use memo::{memo_capacity, LruMemo};
 pub use plan::{prepare, run_schedule, ExecPlan};
 pub use profile::{record_phases, set_profiling, take_launches, take_phases, LaunchRecord, PhaseTotals};
+pub use recycle::Recycler;
 pub use timer::Timer;

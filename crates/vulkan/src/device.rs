@@ -2,7 +2,7 @@
 //! recycled command buffers (a batch of launches is one command buffer with barriers only on hazards,
 //! see `dispatch.rs`; the queue and its recycling are `queue.rs`). Launches run asynchronously; copies
 //! and `synchronize` wait for them. A freed buffer is kept for reuse by the next allocation of its size
-//! (`recycle.rs`); beyond that cache a free waits only in the background (the memory goes back once
+//! (`kiln_runtime::Recycler`); beyond that cache a free waits only in the background (the memory goes back once
 //! the submissions queued before it finish). Captured launch lists become recorded command buffers
 //! (`graph.rs`). The pipeline cache persists on disk (`pipeline_cache.rs`). Timed launches read two timestamps, and so does the call timer (`start_timer`,
 //! `stop_timer`), whose marks are queued like launches.
@@ -14,12 +14,11 @@ use crate::memory::Allocation;
 use crate::pipeline::VulkanKernel;
 use crate::pipeline_cache;
 use crate::queue::{Queue, State};
-use crate::recycle::Recycler;
 use ash::vk;
 use kiln_codegen::{Caps, Program, Source, Target};
 use kiln_runtime::{
     check_copy, check_launch_args, content_hash, dependencies, memo_capacity, CompiledKernel, Device, DeviceGraph,
-    Launch, LruMemo, RawBuffer, RuntimeError, Timer,
+    Launch, LruMemo, RawBuffer, Recycler, RuntimeError, Timer,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +35,7 @@ pub struct VulkanDevice {
     queue: Arc<Queue>,
     buffers: Buffers,
     /// Freed buffers kept for reuse.
-    recycler: Recycler,
+    recycler: Recycler<Allocation>,
     /// Kernels by a hash of their SPIR-V, the least recently used forgotten past `memo_capacity()`.
     kernels: LruMemo<String, CompiledKernel>,
     pipeline_cache: vk::PipelineCache,
@@ -308,7 +307,7 @@ impl Device for VulkanDevice {
 
     fn free(&self, buffer: RawBuffer, _bytes: usize) {
         let Some(allocation) = self.lock_buffers().remove(&buffer.0) else { return };
-        if let Some(allocation) = self.recycler.give(allocation) {
+        if let Some(allocation) = self.recycler.give(allocation.size, allocation) {
             let mut st = self.queue.lock();
             self.queue.free_after_queued(&mut st, allocation);
         }

@@ -13,7 +13,6 @@ mod memory;
 mod pipeline;
 mod pipeline_cache;
 mod queue;
-mod recycle;
 
 pub use context::Features;
 pub use device::VulkanDevice;

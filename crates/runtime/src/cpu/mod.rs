@@ -6,6 +6,7 @@ mod launch;
 
 use crate::device::{check_copy, check_launch_args, source_text, CompiledKernel, Device, RawBuffer};
 use crate::error::RuntimeError;
+use crate::recycle::Recycler;
 use kiln_codegen::{Program, Source, Target};
 use std::alloc::Layout;
 use std::collections::HashMap;
@@ -16,13 +17,19 @@ const ALIGN: usize = 64;
 /// The CPU device.
 pub struct CpuDevice {
     allocations: Mutex<HashMap<u64, Layout>>,
+    /// Freed allocations kept for reuse (their pages already faulted in), by size.
+    recycler: Recycler<(u64, Layout)>,
     compiler: compiler::CCompiler,
 }
 
 impl CpuDevice {
     /// Opens the CPU device; fails if no C compiler is found.
     pub fn new() -> Result<CpuDevice, RuntimeError> {
-        Ok(CpuDevice { allocations: Mutex::new(HashMap::new()), compiler: compiler::CCompiler::detect()? })
+        Ok(CpuDevice {
+            allocations: Mutex::new(HashMap::new()),
+            recycler: Recycler::default(),
+            compiler: compiler::CCompiler::detect()?,
+        })
     }
 
     fn layout_of(&self, buffer: RawBuffer) -> Result<Layout, RuntimeError> {
@@ -33,6 +40,15 @@ impl CpuDevice {
                 detail: format!("unknown buffer {:#x}", buffer.0),
             },
         )
+    }
+}
+
+impl Drop for CpuDevice {
+    fn drop(&mut self) {
+        for (handle, layout) in self.recycler.drain() {
+            // SAFETY: kept allocations came from `alloc_zeroed` with their layout; nothing uses them.
+            unsafe { std::alloc::dealloc(handle as *mut u8, layout) };
+        }
     }
 }
 
@@ -48,12 +64,17 @@ impl Device for CpuDevice {
     fn alloc(&self, bytes: usize) -> Result<RawBuffer, RuntimeError> {
         let oom = |detail: &str| RuntimeError::OutOfMemory { device: "CPU".into(), bytes, detail: detail.into() };
         let layout = Layout::from_size_align(bytes.max(ALIGN), ALIGN).map_err(|e| oom(&e.to_string()))?;
-        // SAFETY: the layout has a non-zero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        if ptr.is_null() {
-            return Err(oom("the allocator returned null"));
-        }
-        let handle = ptr as u64;
+        let handle = match self.recycler.take(layout.size() as u64) {
+            Some((handle, _)) => handle,
+            None => {
+                // SAFETY: the layout has a non-zero size.
+                let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+                if ptr.is_null() {
+                    return Err(oom("the allocator returned null"));
+                }
+                ptr as u64
+            }
+        };
         self.allocations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(handle, layout);
         Ok(RawBuffer(handle))
     }
@@ -61,8 +82,12 @@ impl Device for CpuDevice {
     fn free(&self, buffer: RawBuffer, _bytes: usize) {
         let layout = self.allocations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&buffer.0);
         if let Some(layout) = layout {
-            // SAFETY: the pointer came from `alloc_zeroed` with this layout and is freed once (removed above).
-            unsafe { std::alloc::dealloc(buffer.0 as *mut u8, layout) };
+            // Launches run to completion before returning, so no kernel uses a freed buffer.
+            if self.recycler.give(layout.size() as u64, (buffer.0, layout)).is_some() {
+                // SAFETY: the pointer came from `alloc_zeroed` with this layout and is freed once
+                // (removed above, and not kept by the recycler).
+                unsafe { std::alloc::dealloc(buffer.0 as *mut u8, layout) };
+            }
         }
     }
 
