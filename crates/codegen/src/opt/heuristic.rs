@@ -63,9 +63,12 @@ fn tile_contraction(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) {
     if k.axes_of(RangeKind::Reduce).is_empty() || k.axes_of(RangeKind::Global).len() < 2 {
         return;
     }
-    // The CPU has no blocks to share loads: a wider tile along the contiguous axis (8 lanes, one AVX
-    // vector) gives each load more reuse.
-    let widths = if caps.has_local { [4, 4] } else { [8, 4] };
+    // The CPU has no blocks to share loads: an 8x16 register tile (16 lanes along the contiguous axis,
+    // two AVX vectors, times 8 rows) gives each load more reuse and 16 independent accumulator chains.
+    // Measured on the 2-core AVX-512 dev VM, one thread, 1024^3 f32: 4x8 with a 4-way reduce unroll
+    // 15.5 GFLOP/s, 8x16 without unroll 42.7 (an unroll sums its products in a chain the C compiler
+    // does not vectorise).
+    let widths = if caps.has_local { [4, 4] } else { [16, 8] };
     for (nth, amt) in widths.into_iter().enumerate() {
         if let Some(axis) = last_of(k, RangeKind::Global, nth) {
             if range_size(&k.axes[axis]) >= 16 {
@@ -85,8 +88,10 @@ fn tile_contraction(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) {
             }
         }
     }
-    if let Some(axis) = last_of(k, RangeKind::Reduce, 0) {
-        try_opt(k, opts, OptOp::Unroll { axis, amt: 4 }, caps);
+    if caps.has_local {
+        if let Some(axis) = last_of(k, RangeKind::Reduce, 0) {
+            try_opt(k, opts, OptOp::Unroll { axis, amt: 4 }, caps);
+        }
     }
 }
 
