@@ -1,5 +1,6 @@
-//! Running a compiled C kernel: the outer loop `[0, parallel_extent)` is cut into one chunk per worker
-//! thread when the kernel is big enough to pay for the threads.
+//! Running a compiled C kernel: the outer loop `[0, parallel_extent)` is cut into one chunk per core
+//! when the kernel is big enough to pay for it, and the chunks run on rayon's persistent thread pool
+//! (the calling thread takes the first), so a launch wakes parked workers instead of spawning threads.
 
 use super::compiler::CKernel;
 use crate::device::RawBuffer;
@@ -25,11 +26,7 @@ pub(crate) fn run(kernel: &CKernel, program: &Program, args: &[RawBuffer]) {
     let ptrs = Args(args.iter().map(|a| a.0 as *mut c_void).collect());
     let extent = program.parallel_extent.max(1);
     let work = program.global_size + program.flops;
-    let threads = if work < PARALLEL_THRESHOLD {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, usize::from).min(extent)
-    };
+    let threads = if work < PARALLEL_THRESHOLD { 1 } else { rayon::current_num_threads().min(extent) };
     let ptrs = &ptrs;
     let call = |lo: usize, hi: usize| {
         // SAFETY: the kernel was compiled from a program with `args.len()` parameters, each checked to
@@ -41,11 +38,11 @@ pub(crate) fn run(kernel: &CKernel, program: &Program, args: &[RawBuffer]) {
         return;
     }
     let chunk = extent.div_ceil(threads);
-    std::thread::scope(|scope| {
+    rayon::scope(|scope| {
         for t in 1..threads {
             let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(extent));
             if lo < hi {
-                scope.spawn(move || call(lo, hi));
+                scope.spawn(move |_| call(lo, hi));
             }
         }
         call(0, chunk.min(extent));
