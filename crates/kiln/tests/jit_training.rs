@@ -4,10 +4,7 @@
 use kiln::{DType, Device, Jit, Tensor};
 
 fn close(got: &[f32], want: &[f32]) {
-    assert_eq!(got.len(), want.len());
-    for (g, w) in got.iter().zip(want) {
-        assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{got:?} vs {want:?}");
-    }
+    kiln_testkit::assert_close(got, want, 1e-5);
 }
 
 /// Gradient descent on a least-squares fit, jitted with the parameter assigned inside the step: the

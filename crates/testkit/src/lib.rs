@@ -1,7 +1,8 @@
 //! Test support shared by kiln's crates: a check that cannot run here is a *skip*, printed loudly and
 //! recorded in the file `KILN_SKIP_LOG` names, so CI's closing line counts it as skipped, never as
 //! passed. Under `CI=true`, a missing tool that CI installs (NVRTC, spirv-val, lavapipe) is a failure.
-//! Also the resident memory of the process, for tests that prove memory stays flat.
+//! Also the resident memory of the process, for tests that prove memory stays flat, and a closeness
+//! check for f32 results.
 
 use std::io::Write;
 
@@ -37,4 +38,12 @@ pub fn resident_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: usize = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     pages * 4096
+}
+
+/// Asserts that `got` matches `want` element by element within `tol * (1 + |want|)`.
+pub fn assert_close(got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len(), "lengths differ: {got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{got:?} vs {want:?}");
+    }
 }

@@ -1,8 +1,9 @@
 //! Adam and AdamW, as `torch.optim.Adam` (L2 weight decay added to the gradient) and
-//! `torch.optim.AdamW` (decoupled weight decay). Bias corrections are host numbers passed as scalar
-//! parameters, so they change every step without new kernels.
+//! `torch.optim.AdamW` (decoupled weight decay). The bias corrections come from `beta^t`, kept per
+//! device as 0-dim f32 state multiplied by beta at every step together with the moments, so they change
+//! every step without new kernels and a jitted step counts its steps on the device.
 
-use super::{check, optimizer_methods, prepare, zeros_like, Updates};
+use super::{check, optimizer_methods, prepare, zeros_like, Hyper, Updates};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -16,13 +17,23 @@ struct Moments {
     decoupled: bool,
     /// First and second moments per parameter, made on its first update.
     state: Vec<Option<(Tensor, Tensor)>>,
+    /// `(beta1^t, beta2^t)` after the last step, per device (1 before the first).
+    powers: Vec<(crate::Device, Tensor, Tensor)>,
 }
 
 impl Moments {
     fn new(op: &'static str, params: &[Tensor], weight_decay: f64, decoupled: bool) -> Result<Moments> {
         prepare(op, params)?;
         check(op, "weight_decay", weight_decay, 0.0..=f64::MAX)?;
-        Ok(Moments { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay, decoupled, state: vec![None; params.len()] })
+        Ok(Moments {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay,
+            decoupled,
+            state: vec![None; params.len()],
+            powers: Vec::new(),
+        })
     }
 
     fn betas(&mut self, op: &'static str, beta1: f64, beta2: f64) -> Result<()> {
@@ -32,28 +43,52 @@ impl Moments {
         Ok(())
     }
 
-    fn updates(&mut self, params: &[Tensor], lr: f64, step: u64) -> Result<Updates> {
-        let t = i32::try_from(step).unwrap_or(i32::MAX);
-        let (c1, c2) = (1.0 - self.beta1.powi(t), 1.0 - self.beta2.powi(t));
+    /// `(beta1^t, beta2^t)` for this step on `device`, with their updates added to `updates` once.
+    fn powers(&mut self, device: &crate::Device, updates: &mut Updates) -> Result<(Tensor, Tensor)> {
+        let at = match self.powers.iter().position(|(d, _, _)| d == device) {
+            Some(at) => at,
+            None => {
+                let one = || Tensor::from_slice_on(&[1.0f32], &[], device);
+                self.powers.push((device.clone(), one()?, one()?));
+                self.powers.len() - 1
+            }
+        };
+        let (_, p1, p2) = &self.powers[at];
+        let (n1, n2) = ((p1 * self.beta1)?, (p2 * self.beta2)?);
+        if !updates.iter().any(|(t, _)| std::sync::Arc::ptr_eq(&t.0, &p1.0)) {
+            updates.push((p1.clone(), n1.clone()));
+            updates.push((p2.clone(), n2.clone()));
+        }
+        Ok((n1, n2))
+    }
+
+    fn updates(&mut self, params: &[Tensor], lr: &mut Hyper) -> Result<Updates> {
         let mut updates = Vec::new();
-        for (p, state) in params.iter().zip(&mut self.state) {
+        for (i, p) in params.iter().enumerate() {
             let Some(mut g) = p.grad() else { continue };
+            let device = p.device();
+            let dtype = g.dtype();
+            let (b1t, b2t) = self.powers(&device, &mut updates)?;
+            let lr_t = lr.tensor(&device, dtype)?;
             let mut base = p.clone();
             if self.weight_decay != 0.0 {
                 if self.decoupled {
-                    base = (p * (1.0 - lr * self.weight_decay))?;
+                    base = p.mul(&(&(&lr_t * (-self.weight_decay))? + 1.0)?)?;
                 } else {
                     g = g.add(&(p * self.weight_decay)?)?;
                 }
             }
-            let (m, v) = match state {
+            let (m, v) = match &self.state[i] {
                 Some(mv) => mv.clone(),
-                None => state.insert((zeros_like(p)?, zeros_like(p)?)).clone(),
+                None => self.state[i].insert((zeros_like(p)?, zeros_like(p)?)).clone(),
             };
+            // c1 = 1 - beta1^t and c2 = 1 - beta2^t, in f32 on the device.
+            let c1 = (&(&b1t * -1.0)? + 1.0)?.cast(dtype)?;
+            let c2 = (&(&b2t * -1.0)? + 1.0)?.cast(dtype)?;
             let new_m = (&m * self.beta1)?.add(&(&g * (1.0 - self.beta1))?)?;
             let new_v = (&v * self.beta2)?.add(&(&g.square()? * (1.0 - self.beta2))?)?;
-            let denom = (&(&new_v.sqrt()? * (1.0 / c2.sqrt()))? + self.eps)?;
-            let step = (&new_m.div(&denom)? * (lr / c1))?;
+            let denom = (&new_v.div(&c2)?.sqrt()? + self.eps)?;
+            let step = new_m.div(&denom)?.mul(&lr_t.div(&c1)?)?;
             updates.push((p.clone(), base.sub(&step)?));
             updates.push((m, new_m));
             updates.push((v, new_v));
@@ -65,9 +100,8 @@ impl Moments {
 /// Adam: moments of the gradient (plus `weight_decay * p`), bias-corrected.
 pub struct Adam {
     params: Vec<Tensor>,
-    lr: f64,
+    lr: Hyper,
     moments: Moments,
-    steps: u64,
 }
 
 impl Adam {
@@ -75,7 +109,7 @@ impl Adam {
     pub fn new(params: Vec<Tensor>, lr: f64) -> Result<Adam> {
         check("Adam", "lr", lr, 0.0..=f64::MAX)?;
         let moments = Moments::new("Adam", &params, 0.0, false)?;
-        Ok(Adam { params, lr, moments, steps: 0 })
+        Ok(Adam { params, lr: Hyper::new(lr), moments })
     }
 
     /// With other betas.
@@ -92,7 +126,7 @@ impl Adam {
     }
 
     fn updates(&mut self) -> Result<Updates> {
-        self.moments.updates(&self.params, self.lr, self.steps)
+        self.moments.updates(&self.params, &mut self.lr)
     }
 }
 
@@ -101,9 +135,8 @@ optimizer_methods!(Adam);
 /// AdamW: Adam with decoupled weight decay (`p *= 1 - lr * weight_decay` before the Adam step).
 pub struct AdamW {
     params: Vec<Tensor>,
-    lr: f64,
+    lr: Hyper,
     moments: Moments,
-    steps: u64,
 }
 
 impl AdamW {
@@ -112,7 +145,7 @@ impl AdamW {
     pub fn new(params: Vec<Tensor>, lr: f64, weight_decay: f64) -> Result<AdamW> {
         check("AdamW", "lr", lr, 0.0..=f64::MAX)?;
         let moments = Moments::new("AdamW", &params, weight_decay, true)?;
-        Ok(AdamW { params, lr, moments, steps: 0 })
+        Ok(AdamW { params, lr: Hyper::new(lr), moments })
     }
 
     /// With other betas.
@@ -122,7 +155,7 @@ impl AdamW {
     }
 
     fn updates(&mut self) -> Result<Updates> {
-        self.moments.updates(&self.params, self.lr, self.steps)
+        self.moments.updates(&self.params, &mut self.lr)
     }
 }
 

@@ -3,10 +3,14 @@
 //!
 //! `step()` builds every update as a lazy tensor (under [`crate::no_grad`]), realizes them in one
 //! schedule and assigns each into its parameter in place, so the handles a module returned from
-//! `parameters()` see the new values. The learning rate and the other per-step numbers reach kernels as
-//! scalar parameters: a schedule that changes them every step compiles no new kernel.
+//! `parameters()` see the new values. The learning rate is a 0-dim tensor the update kernels read
+//! ([`Hyper`]) and Adam's bias corrections come from optimiser state updated with the parameters, so a
+//! schedule that changes the rate every step compiles no new kernel, and a jitted training step
+//! ([`crate::Jit`]) replays with the rate set before each call and the right step count. (Call
+//! `set_lr` outside the jitted function: what the function itself does on the host is not replayed.)
 
 mod adam;
+mod hyper;
 mod schedule;
 mod sgd;
 
@@ -16,6 +20,7 @@ pub use sgd::SGD;
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+pub(crate) use hyper::Hyper;
 
 /// New values for tensors (parameters and optimiser state), applied together.
 pub(crate) type Updates = Vec<(Tensor, Tensor)>;
@@ -76,19 +81,18 @@ macro_rules! optimizer_methods {
             /// [`Self::step`], realizing `also` (a loss, metrics) in the same schedule, so the forward
             /// pass the gradients read is computed once.
             pub fn step_with(&mut self, also: &[&crate::Tensor]) -> crate::Result<()> {
-                self.steps += 1;
                 let updates = crate::no_grad(|| self.updates())?;
                 crate::optim::apply(&updates, also)
             }
 
             /// Sets the learning rate (kernels are not recompiled).
             pub fn set_lr(&mut self, lr: f64) {
-                self.lr = lr;
+                self.lr.set(lr);
             }
 
             /// The learning rate.
             pub fn lr(&self) -> f64 {
-                self.lr
+                self.lr.get()
             }
 
             /// The parameters (handles sharing storage with the module they came from).

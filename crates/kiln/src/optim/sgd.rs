@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, Nesterov momentum and (L2) weight decay, as
 //! `torch.optim.SGD` without dampening.
 
-use super::{check, optimizer_methods, prepare, zeros_like, Updates};
+use super::{check, optimizer_methods, prepare, zeros_like, Hyper, Updates};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -10,12 +10,11 @@ use crate::tensor::Tensor;
 #[allow(clippy::upper_case_acronyms, reason = "the name the Training API and PyTorch use")]
 pub struct SGD {
     params: Vec<Tensor>,
-    lr: f64,
+    lr: Hyper,
     momentum: f64,
     nesterov: bool,
     weight_decay: f64,
     buffers: Vec<Option<Tensor>>,
-    steps: u64,
 }
 
 impl SGD {
@@ -24,7 +23,7 @@ impl SGD {
         check("SGD", "lr", lr, 0.0..=f64::MAX)?;
         prepare("SGD", &params)?;
         let buffers = vec![None; params.len()];
-        Ok(SGD { params, lr, momentum: 0.0, nesterov: false, weight_decay: 0.0, buffers, steps: 0 })
+        Ok(SGD { params, lr: Hyper::new(lr), momentum: 0.0, nesterov: false, weight_decay: 0.0, buffers })
     }
 
     /// With momentum in `[0, 1)`.
@@ -63,7 +62,8 @@ impl SGD {
                 g = if self.nesterov { g.add(&(&new_b * self.momentum)?)? } else { new_b.clone() };
                 updates.push((b, new_b));
             }
-            updates.push((p.clone(), p.sub(&(&g * self.lr)?)?));
+            let lr = self.lr.tensor(&p.device(), g.dtype())?;
+            updates.push((p.clone(), p.sub(&g.mul(&lr)?)?));
         }
         Ok(updates)
     }
