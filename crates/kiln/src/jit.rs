@@ -16,9 +16,11 @@
 //!   buffer and receive a fresh one, exactly as an eager `assign` does.
 //!
 //! Everything else the step touched is fixed at capture: weights it reads, scalars it built (a scalar
-//! that must change between calls is passed as a 0-dim input tensor), intermediate buffers, and random
-//! numbers drawn while building the graph. Host work inside the function (`to_vec`, `from_slice`) is
-//! not replayed.
+//! that must change between calls is passed as a 0-dim input tensor; optimisers keep their learning
+//! rate and step count on the device, so they need nothing), and intermediate buffers. Host work inside
+//! the function (`to_vec`, `from_slice`) is not replayed. A step that draws random numbers (`rand`,
+//! `randn`, dropout in training mode) is refused at capture: they are drawn on the host, so a replay
+//! would repeat them.
 
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -44,6 +46,8 @@ struct Recording {
     reads: Vec<(Tensor, RawBuffer)>,
     /// Tensors assigned during the step.
     assigns: Vec<Tensor>,
+    /// Whether the step drew random numbers (on the host, so a replay would repeat them).
+    random: bool,
 }
 
 thread_local! {
@@ -68,6 +72,16 @@ pub(crate) fn record_reads(reached: &[Tensor]) {
                     rec.reads.push((t.clone(), b.raw()));
                 }
             }
+        }
+    });
+}
+
+/// Notes that random numbers were drawn, when a capture is on: the capture then fails, since the
+/// numbers are drawn on the host and a replay would repeat them.
+pub(crate) fn record_random() {
+    RECORDING.with(|r| {
+        if let Some(rec) = r.borrow_mut().as_mut() {
+            rec.random = true;
         }
     });
 }
@@ -209,6 +223,13 @@ fn buffer_of(t: &Tensor) -> Option<Arc<Buffer>> {
 
 impl Step {
     fn build(inputs: &[&Tensor], buffers: &[Arc<Buffer>], outputs: &[Tensor], rec: Recording) -> Result<Step> {
+        if rec.random {
+            return Err(Error::Jit(
+                "the step draws random numbers (rand, randn, dropout), which are drawn on the host and would \
+                 repeat at every replay; draw them outside and pass them in as inputs"
+                    .into(),
+            ));
+        }
         let Some(first) = rec.plans.first() else {
             return Err(Error::Jit("the step launched no kernels, so there is nothing to replay".into()));
         };

@@ -52,6 +52,7 @@ fn draw(op: &'static str, shape: &[usize], dtype: DType, mut f: impl FnMut(&mut 
     }
     let n = size::numel(op, shape)?;
     size::bytes(op, shape, dtype)?;
+    crate::jit::record_random();
     let mut values = size::reserve(op, shape, n)?;
     let mut guard = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let g = guard.get_or_insert_with(|| Generator::seeded(0x6b69_6c6e));

@@ -101,6 +101,11 @@ fn misuse_is_refused_with_a_clear_error() -> kiln::Result<()> {
     let mut empty = Jit::new(|i: &[&Tensor]| Ok(vec![i[0].clone()]));
     empty.call(&[&x])?;
     refused(empty.call(&[&x]), "no kernels");
+
+    let mut noisy =
+        Jit::new(|i: &[&Tensor]| Ok(vec![(i[0] + &Tensor::rand(&[2, 2], DType::F32)?.to(&i[0].device())?)?]));
+    noisy.call(&[&x])?;
+    refused(noisy.call(&[&x]), "random numbers");
     Ok(())
 }
 
