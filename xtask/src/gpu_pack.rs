@@ -1,5 +1,6 @@
 //! `cargo xtask gpu-pack`: builds the GPU-relevant test binaries and the quickstart in release mode,
-//! strips them into `.gpu/` with a `run.sh`, so a machine with a GPU and no Rust toolchain can run
+//! strips them into `.gpu/` (the test binaries as one `tests.tar.xz`, which `unpack.sh` and `run.sh`
+//! unpack there) with a `run.sh`, so a machine with a GPU and no Rust toolchain can run
 //! them (`bash .gpu/run.sh`; logs go to `$OUT/gpu-pack.log` when `$OUT` is set). `-p <package>`
 //! (repeatable) packs only those packages' tests; the quickstart comes with `kiln`. The benchmark
 //! binary, its `bench.sh` and the tinygrad wheel its reference needs (`.gpu/wheels/`, downloaded into
@@ -41,6 +42,7 @@ export KILN_CACHE_DIR="${KILN_CACHE_DIR:-/tmp/kiln-cache}"
 log="${OUT:-$here}/gpu-pack.log"
 : >"$log"
 source "$here/vulkan-env.sh"
+bash "$here/unpack.sh"
 failed=()
 run() {
     local name="$1"; shift
@@ -63,6 +65,16 @@ if [[ -x "$here/quickstart" ]]; then
 fi
 echo "=== summary: ${#failed[@]} failed${failed[*]:+: ${failed[*]}}" | tee -a "$log"
 [[ ${#failed[@]} -eq 0 ]]
+"#;
+
+/// Unpacks the test binaries (kept as one xz archive: stripped binaries are ~65 MiB, over what a device
+/// run carries; the archive is ~7 MiB).
+const UNPACK_SH: &str = r#"#!/usr/bin/env bash
+# Unpacks .gpu/tests.tar.xz into .gpu/tests (once). Made by `cargo xtask gpu-pack`.
+here="$(cd "$(dirname "$0")" && pwd)"
+if [[ ! -d "$here/tests" && -f "$here/tests.tar.xz" ]]; then
+    tar -xJf "$here/tests.tar.xz" -C "$here"
+fi
 "#;
 
 /// The tinygrad release the GPU benchmark's reference installs (a pure-Python wheel).
@@ -262,14 +274,17 @@ pub fn gpu_pack(args: &[String]) -> Result<(), String> {
     let bench = built_executables(&bench_args, |m| m["target"]["name"] == "kiln-bench")?;
     let bench = bench.into_iter().next().ok_or("cargo built no kiln-bench executable")?.1;
     strip_into(&bench, &pack.join("kiln-bench"))?;
+    compress_tests(&pack)?;
     write_script(&pack.join("vulkan-env.sh"), VULKAN_ENV_SH)?;
+    write_script(&pack.join("unpack.sh"), UNPACK_SH)?;
     write_script(&pack.join("run.sh"), RUN_SH)?;
     write_script(&pack.join("bench.sh"), BENCH_SH)?;
     pack_tinygrad(&root, &pack);
     let size: u64 = walk_size(&pack);
     eprintln!(
-        "xtask: packed {} test binaries{}, kiln-bench into {} ({:.1} MiB); run `bash .gpu/run.sh` (tests) or \
-         `bash .gpu/bench.sh` (benchmark) on the GPU machine",
+        "xtask: packed {} test binaries (as tests.tar.xz){}, kiln-bench into {} ({:.1} MiB); run `bash .gpu/run.sh` \
+         (tests; `bash .gpu/unpack.sh` unpacks them for single runs) or `bash .gpu/bench.sh` (benchmark) on the GPU \
+         machine",
         binaries.len(),
         if quickstart.is_some() { " and quickstart" } else { "" },
         pack.display(),
@@ -279,6 +294,20 @@ pub fn gpu_pack(args: &[String]) -> Result<(), String> {
         return Err(format!("the pack is {size} bytes, too close to the 64 MiB a device run may carry"));
     }
     Ok(())
+}
+
+/// Replaces `pack/tests` by `pack/tests.tar.xz` (`unpack.sh` restores it on the GPU machine).
+fn compress_tests(pack: &Path) -> Result<(), String> {
+    let status = std::process::Command::new("tar")
+        .args(["-cJf", "tests.tar.xz", "tests"])
+        .env("XZ_OPT", "-6 -T0")
+        .current_dir(pack)
+        .status()
+        .map_err(|e| format!("tar: {e}"))?;
+    if !status.success() {
+        return Err(format!("tar -cJf tests.tar.xz failed ({status})"));
+    }
+    std::fs::remove_dir_all(pack.join("tests")).map_err(|e| format!("remove {}: {e}", pack.join("tests").display()))
 }
 
 fn walk_size(dir: &Path) -> u64 {
