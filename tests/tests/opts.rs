@@ -89,12 +89,14 @@ fn valid_opts(ast: &UOp, wish: &[(u8, usize, usize)], device: &Arc<dyn Device>) 
     let mut kernel = lower(ast).expect("lowers");
     let mut opts = Vec::new();
     for &(kind, axis, amt) in wish {
-        let opt = match kind % 5 {
+        let opt = match kind % 7 {
             0 => OptOp::Upcast { axis, amt },
             1 => OptOp::Unroll { axis, amt },
             2 => OptOp::Local { axis, amt },
             3 => OptOp::Group { axis, amt },
-            _ => OptOp::GroupTop { axis, amt },
+            4 => OptOp::GroupTop { axis, amt },
+            5 => OptOp::Swap { a: axis, b: amt % 4 },
+            _ => OptOp::NoLocals,
         };
         if let Ok(next) = kernel.apply_opt(opt, &caps) {
             kernel = next;
@@ -148,7 +150,7 @@ proptest! {
 
     #[test]
     fn random_opts_match_the_unoptimised_kernel(
-        wish in prop::collection::vec((0u8..5, 0usize..5, prop::sample::select(vec![2usize, 3, 4, 8, 16, 32])), 0..5),
+        wish in prop::collection::vec((0u8..7, 0usize..5, prop::sample::select(vec![2usize, 3, 4, 8, 16, 32])), 0..5),
     ) {
         for device in devices() {
             let device = Arc::clone(device.runtime());
@@ -183,6 +185,30 @@ fn known_opts_apply_and_keep_results() {
             }
             if name == "row_sum" && has_local {
                 assert!(flat.iter().any(|o| matches!(o, OptOp::Group { .. })), "{name}: {flat:?}");
+            }
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{name} with {flat:?}: {g} vs {w}");
+            }
+        }
+    }
+}
+
+/// `Swap` of two output axes and `NoLocals` (where the device has blocks) apply to a 2-D elementwise
+/// kernel and a matmul and keep the results; `NoLocals` then refuses a `Local`.
+#[test]
+fn swap_and_no_locals_keep_results() {
+    let wish = [(5u8, 0usize, 1usize), (6, 0, 0), (2, 0, 2)];
+    for device in devices() {
+        let device = Arc::clone(device.runtime());
+        let has_local = device.target().caps.has_local;
+        for (name, out, inputs) in programs().into_iter().filter(|(n, _, _)| matches!(*n, "mul_add" | "matmul")) {
+            let (want, _) = run(&device, &out, &inputs, &|_| Vec::new());
+            let (got, opts) = run(&device, &out, &inputs, &|ast| valid_opts(ast, &wish, &device));
+            let flat: Vec<OptOp> = opts.concat();
+            assert!(flat.contains(&OptOp::Swap { a: 0, b: 1 }), "{name}: {flat:?}");
+            assert_eq!(flat.contains(&OptOp::NoLocals), has_local, "{name}: {flat:?}");
+            if has_local {
+                assert!(!flat.iter().any(|o| matches!(o, OptOp::Local { .. })), "{name}: a Local after NoLocals");
             }
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{name} with {flat:?}: {g} vs {w}");

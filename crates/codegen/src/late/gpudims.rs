@@ -1,7 +1,8 @@
 //! Mapping axes to the hardware (`gpudims`). On a device with blocks of threads, a kernel with local
 //! axes gets one block dimension per local axis (the last becomes `x`) and one grid dimension per
 //! output axis (the last becomes `x`; more than three are folded into `z`). A kernel without local axes
-//! numbers its outputs flat across blocks of the device's `flat_local` threads; threads past the end
+//! numbers its outputs flat across blocks of the device's `flat_local` threads (one thread after
+//! `NoLocals`); threads past the end
 //! are masked by a guard (never an early return, so barriers stay legal). The CPU keeps its loops.
 
 use crate::error::CodegenError;
@@ -42,7 +43,7 @@ pub(crate) fn gpudims(k: &Kernel, caps: &Caps) -> Result<Placed, CodegenError> {
     let mut guard = None;
     if locals.is_empty() {
         let total: usize = globals.iter().map(range_size).product();
-        let threads = caps.flat_local.max(1);
+        let threads = if k.no_locals { 1 } else { caps.flat_local.max(1) };
         let blocks = total.div_ceil(threads as usize).max(1);
         let gx = blocks.min(caps.max_groups[0] as usize);
         let gy = blocks.div_ceil(gx);

@@ -57,7 +57,7 @@ pub fn lower(ast: &UOp) -> Result<Kernel, CodegenError> {
         _ => u32::MAX,
     });
     axes.extend(reduce_ranges);
-    Ok(Kernel { sink, axes, output_shape, globals, next_range: lowerer.next_range })
+    Ok(Kernel { sink, axes, output_shape, globals, next_range: lowerer.next_range, no_locals: false })
 }
 
 type MemoKey = (UOp, Vec<UOp>, Option<UOp>);

@@ -18,6 +18,8 @@ pub struct Kernel {
     pub globals: Vec<UOp>,
     /// The id the next new range gets.
     pub(crate) next_range: u32,
+    /// Set by `NoLocals`: blocks of one thread, and no `Local` or `Group` opt after it.
+    pub no_locals: bool,
 }
 
 /// Axis order: output kinds first, expanded kinds last.

@@ -1,5 +1,5 @@
 //! Kernel optimisations: the kernel's ordered axes (`Kernel`), the `OptOp`s that split them
-//! (`shift.rs`: upcast, unroll, local, group), and the hand-coded heuristics that choose them
+//! (`shift.rs`: upcast, unroll, local, group, swap, no locals), and the hand-coded heuristics that choose them
 //! (`heuristic.rs`).
 
 mod heuristic;
@@ -28,9 +28,9 @@ pub enum OptOp {
     GroupTop { axis: usize, amt: usize },
     /// Pad `axis` up to a multiple of `amt` (not implemented yet: rejected).
     PadTo { axis: usize, amt: usize },
-    /// Exchange two output axes (not implemented yet: rejected).
+    /// Exchange two output axes `a` and `b`.
     Swap { a: usize, b: usize },
-    /// Use no local dimension (not implemented yet: rejected).
+    /// Use no local dimension: blocks of one thread, and no `Local` or `Group` opt after it.
     NoLocals,
     /// Use tensor core `kind` of the device table on `axis` (not implemented yet: rejected).
     TensorCore { axis: usize, kind: usize },

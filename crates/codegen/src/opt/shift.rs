@@ -2,7 +2,10 @@
 //! `rest * amt + new` (or `new * (n / amt) + rest` for `top`), where `new` is a range of `amt` of the
 //! given kind and `rest` keeps `r`'s kind. A `REDUCE` over `r` then reduces over both. Indices that
 //! changed are simplified again. `apply_opt` checks each opt against the axis kinds and the device's
-//! `Caps` first: a bad opt is an error (search skips it), never a wrong kernel.
+//! `Caps` first: a bad opt is an error (search skips it), never a wrong kernel. `Swap` exchanges two
+//! output axes (their order decides the grid's x/y/z and the loop nesting); `NoLocals` gives the kernel
+//! blocks of one thread and forbids later local and group opts. `PadTo`, `Thread` and `TensorCore` are
+//! rejected as not implemented.
 
 use super::kernel::{range_kind, range_size, Kernel};
 use super::OptOp;
@@ -21,6 +24,39 @@ impl Kernel {
     /// The kernel with `opt` applied, or why it does not apply.
     pub fn apply_opt(&self, opt: OptOp, caps: &Caps) -> Result<Kernel, CodegenError> {
         let invalid = |reason: String| CodegenError::InvalidOpt { opt, reason };
+        let kind_of = |axis: usize| -> Result<RangeKind, CodegenError> {
+            let r = self
+                .axes
+                .get(axis)
+                .ok_or_else(|| invalid(format!("axis {axis} out of range for {} axes", self.axes.len())))?;
+            range_kind(r).ok_or_else(|| invalid("not a range".into()))
+        };
+        let has_locals =
+            self.axes.iter().any(|r| matches!(range_kind(r), Some(RangeKind::Local | RangeKind::GroupReduce)));
+        match opt {
+            OptOp::Swap { a, b } => {
+                if a == b || kind_of(a)? != RangeKind::Global || kind_of(b)? != RangeKind::Global {
+                    return Err(invalid(format!("axes {a} and {b} are not two output axes")));
+                }
+                let mut k = self.clone();
+                // Output axes come first and stay together, so the order of kinds is kept.
+                k.axes.swap(a, b);
+                return Ok(k);
+            }
+            OptOp::NoLocals => {
+                if !caps.has_local {
+                    return Err(invalid("the device has no blocks of threads".into()));
+                }
+                if has_locals || self.no_locals {
+                    return Err(invalid("the kernel already has local axes, or no locals".into()));
+                }
+                return Ok(Kernel { no_locals: true, ..self.clone() });
+            }
+            OptOp::Local { .. } | OptOp::Group { .. } | OptOp::GroupTop { .. } if self.no_locals => {
+                return Err(invalid("the kernel uses no locals (NoLocals)".into()));
+            }
+            _ => {}
+        }
         let (axis, amt) = match opt {
             OptOp::Upcast { axis, amt }
             | OptOp::Unroll { axis, amt }
