@@ -89,14 +89,15 @@ fn valid_opts(ast: &UOp, wish: &[(u8, usize, usize)], device: &Arc<dyn Device>) 
     let mut kernel = lower(ast).expect("lowers");
     let mut opts = Vec::new();
     for &(kind, axis, amt) in wish {
-        let opt = match kind % 7 {
+        let opt = match kind % 8 {
             0 => OptOp::Upcast { axis, amt },
             1 => OptOp::Unroll { axis, amt },
             2 => OptOp::Local { axis, amt },
             3 => OptOp::Group { axis, amt },
             4 => OptOp::GroupTop { axis, amt },
             5 => OptOp::Swap { a: axis, b: amt % 4 },
-            _ => OptOp::NoLocals,
+            6 => OptOp::NoLocals,
+            _ => OptOp::PadTo { axis, amt },
         };
         if let Ok(next) = kernel.apply_opt(opt, &caps) {
             kernel = next;
@@ -150,7 +151,7 @@ proptest! {
 
     #[test]
     fn random_opts_match_the_unoptimised_kernel(
-        wish in prop::collection::vec((0u8..7, 0usize..5, prop::sample::select(vec![2usize, 3, 4, 8, 16, 32])), 0..5),
+        wish in prop::collection::vec((0u8..8, 0usize..5, prop::sample::select(vec![2usize, 3, 4, 5, 8, 16, 32])), 0..5),
     ) {
         for device in devices() {
             let device = Arc::clone(device.runtime());
@@ -212,6 +213,35 @@ fn swap_and_no_locals_keep_results() {
             }
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{name} with {flat:?}: {g} vs {w}");
+            }
+        }
+    }
+}
+
+/// `PadTo` lengthens an output axis or a reduce axis to a multiple (12 -> 16 outputs, a 256-long sum
+/// -> 258, a 64-long column sum -> 66, a max over 256 -> 260, softmax rows 64 -> 66) and keeps the
+/// results: the padded loads and stores are gated and the padded reductions take their identity.
+#[test]
+fn pad_to_keeps_results() {
+    for device in devices() {
+        let device = Arc::clone(device.runtime());
+        for (name, out, inputs) in programs() {
+            let wish: &[(u8, usize, usize)] = match name {
+                "mul_add" => &[(7, 0, 8)],
+                "row_sum" | "col_sum" | "softmax" => &[(7, 1, 3)],
+                "row_max" => &[(7, 1, 5)],
+                _ => continue,
+            };
+            let (want, _) = run(&device, &out, &inputs, &|_| Vec::new());
+            let (got, opts) = run(&device, &out, &inputs, &|ast| valid_opts(ast, wish, &device));
+            let flat: Vec<OptOp> = opts.concat();
+            assert!(flat.iter().any(|o| matches!(o, OptOp::PadTo { .. })), "{name}: no PadTo applied: {flat:?}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                    "{name} with {flat:?} on {}: {g} vs {w}",
+                    device.name()
+                );
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Kernel optimisations: the kernel's ordered axes (`Kernel`), the `OptOp`s that split them
-//! (`shift.rs`: upcast, unroll, local, group, swap, no locals), and the hand-coded heuristics that choose them
+//! (`shift.rs`: upcast, unroll, local, group, swap, no locals, pad to), and the hand-coded heuristics that choose them
 //! (`heuristic.rs`).
 
 mod heuristic;
@@ -26,7 +26,7 @@ pub enum OptOp {
     Group { axis: usize, amt: usize },
     /// Like `Group`, each thread taking one contiguous `1/amt` of the axis.
     GroupTop { axis: usize, amt: usize },
-    /// Pad `axis` up to a multiple of `amt` (not implemented yet: rejected).
+    /// Pad `axis` up to a multiple of `amt` (loads and stores past its end gated off).
     PadTo { axis: usize, amt: usize },
     /// Exchange two output axes `a` and `b`.
     Swap { a: usize, b: usize },

@@ -4,15 +4,16 @@
 //! changed are simplified again. `apply_opt` checks each opt against the axis kinds and the device's
 //! `Caps` first: a bad opt is an error (search skips it), never a wrong kernel. `Swap` exchanges two
 //! output axes (their order decides the grid's x/y/z and the loop nesting); `NoLocals` gives the kernel
-//! blocks of one thread and forbids later local and group opts. `PadTo`, `Thread` and `TensorCore` are
-//! rejected as not implemented.
+//! blocks of one thread and forbids later local and group opts; `PadTo` lengthens an output or reduce
+//! axis to a multiple of `amt` (at most doubling it), gating the loads and stores past its end and
+//! giving its reductions their identity there. `TensorCore` is rejected as not implemented.
 
 use super::kernel::{range_kind, range_size, Kernel};
 use super::OptOp;
 use crate::error::CodegenError;
 use crate::target::Caps;
 use kiln_rewrite::simplify;
-use kiln_uop::{DType, Op, RangeKind, UOp};
+use kiln_uop::{Arg, DType, Op, RangeKind, UOp};
 use std::collections::HashMap;
 
 /// The most copies an upcast or unroll may make of one axis.
@@ -51,6 +52,26 @@ impl Kernel {
                     return Err(invalid("the kernel already has local axes, or no locals".into()));
                 }
                 return Ok(Kernel { no_locals: true, ..self.clone() });
+            }
+            OptOp::PadTo { axis, amt } => {
+                let kind = kind_of(axis)?;
+                if !matches!(kind, RangeKind::Global | RangeKind::Reduce) {
+                    return Err(invalid(format!("axis {axis} is {kind:?}; only output and reduce axes pad")));
+                }
+                let r = &self.axes[axis];
+                let size = range_size(r);
+                let padded = size.div_ceil(amt.max(1)) * amt.max(1);
+                if amt < 2 || padded == size {
+                    return Err(invalid(format!("axis {axis} of size {size} needs no padding to a multiple of {amt}")));
+                }
+                if padded > 2 * size {
+                    return Err(invalid(format!("padding axis {axis} from {size} to {padded} more than doubles it")));
+                }
+                let mut k = self.clone();
+                let wide = k.new_range(padded, kind);
+                k.sink = pad_range(&self.sink, r, &wide, size);
+                k.axes[axis] = wide;
+                return Ok(k);
             }
             OptOp::Local { .. } | OptOp::Group { .. } | OptOp::GroupTop { .. } if self.no_locals => {
                 return Err(invalid("the kernel uses no locals (NoLocals)".into()));
@@ -174,6 +195,42 @@ impl Kernel {
         k.sink = replace_range(&self.sink, r, &expr, &replacement);
         k
     }
+}
+
+/// `sink` with range `r` (of `size`) replaced by the longer range `wide`: a load or store whose index
+/// changed is gated by `wide < size`, and a `REDUCE` over `wide` takes its identity past `size`.
+fn pad_range(sink: &UOp, r: &UOp, wide: &UOp, size: usize) -> UOp {
+    let valid = wide.lt(&UOp::index(size as i64));
+    let mut done: HashMap<UOp, UOp> = HashMap::new();
+    for u in sink.toposort() {
+        if u == *r {
+            done.insert(u, wide.clone());
+            continue;
+        }
+        let mut src: Vec<UOp> = u.src().iter().map(|s| done[s].clone()).collect();
+        if src.iter().zip(u.src()).all(|(a, b)| a == b) {
+            done.insert(u.clone(), u);
+            continue;
+        }
+        match u.op() {
+            Op::Load | Op::Store if src[1] != u.src()[1] => {
+                let slot = if u.op() == Op::Load { 2 } else { 3 };
+                let gate = src.get(slot).map_or_else(|| valid.clone(), |g| g.and(&valid));
+                src.truncate(slot);
+                src.push(simplify(&gate));
+                src[1] = simplify(&src[1]);
+            }
+            Op::Reduce if src[1..].contains(wide) => {
+                if let Arg::Reduce(op) = u.arg() {
+                    let identity = crate::lower::reduce_identity(*op, src[0].dtype());
+                    src[0] = UOp::select(&valid, &src[0], &identity);
+                }
+            }
+            _ => {}
+        }
+        done.insert(u.clone(), u.with_src(src));
+    }
+    done[sink].clone()
 }
 
 /// `sink` with range `r` replaced by `expr`, a `REDUCE` over `r` reducing over `ranges` instead, and
