@@ -1,5 +1,6 @@
 //! Compiling the kernels of a schedule: code generation and device compilation, memoised per device
-//! and kernel AST in a bounded LRU memo, with the kernels missing from the memo compiled in parallel.
+//! and kernel AST in a bounded LRU memo; the kernels missing from the memo are generated in order and
+//! compiled by the device in parallel.
 
 use crate::debug::debug_level;
 use crate::device::{CompiledKernel, Device};
@@ -13,10 +14,9 @@ use std::time::{Duration, Instant};
 /// Wall time spent in each phase of preparing and running one schedule.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PhaseTimes {
-    /// Lowering, linearizing and rendering: wall time (with several compiling threads, their wall time
-    /// split between this and `compile` in proportion to the time each thread spent in each).
+    /// Lowering, linearizing and rendering (wall time, on the calling thread).
     pub codegen: Duration,
-    /// Device compilation, disk cache lookups included: wall time, split as for `codegen`.
+    /// Device compilation, disk cache lookups included (wall time of the parallel compiles).
     pub compile: Duration,
     /// Launching (and, when timed, running) kernels.
     pub launch: Duration,
@@ -34,37 +34,56 @@ pub(crate) struct Compiled {
 
 type Memo = LruMemo<(String, UOp), Arc<Compiled>>;
 
-/// Where a compiling thread leaves one kernel's result.
-type Slot = Mutex<Option<Result<Arc<Compiled>, RuntimeError>>>;
-
 /// Compiled kernels by device and kernel AST, at most [`memo_capacity`] of them.
 fn memo() -> &'static Memo {
     static MEMO: std::sync::OnceLock<Memo> = std::sync::OnceLock::new();
     MEMO.get_or_init(|| Memo::new(memo_capacity()))
 }
 
-/// Generates and compiles one kernel (no memo lookup), adding its times to `times`.
-fn build(device: &dyn Device, ast: &UOp, times: &Mutex<PhaseTimes>) -> Result<Arc<Compiled>, RuntimeError> {
-    let t0 = Instant::now();
+/// Generates the program and source of one kernel (printed under `KILN_DEBUG>=3`).
+fn generate(device: &dyn Device, ast: &UOp) -> Result<(Program, kiln_codegen::Source), RuntimeError> {
     let (program, source) = compile_kernel(ast, &device.target())?;
-    let codegen = t0.elapsed();
     if debug_level() >= 4 {
         eprintln!("{}", kiln_uop::render_listing(ast));
     }
     if debug_level() >= 3 {
         eprintln!("*** {} opts {:?} launch {:?}\n{source}", program.name, program.opts, program.launch);
     }
-    let t1 = Instant::now();
-    let kernel = device.compile(&program, &source)?;
-    let mut t = times.lock().unwrap_or_else(PoisonError::into_inner);
-    t.codegen += codegen;
-    t.compile += t1.elapsed();
-    t.compiled += 1;
-    Ok(Arc::new(Compiled { program: Arc::new(program), kernel }))
+    Ok((program, source))
 }
 
-/// The compiled form of each of `asts` on `device`: memo hits first, then the unique misses compiled
-/// on up to one thread per core, each stored in the memo.
+/// Runs `job` on each index below `n`, on up to one thread per core; results in index order.
+fn in_parallel<T: Send>(n: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(n);
+    if workers <= 1 {
+        return (0..n).map(job).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if i >= n {
+            break;
+        }
+        let r = job(i);
+        *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+    };
+    std::thread::scope(|s| {
+        for _ in 1..workers {
+            s.spawn(work);
+        }
+        work();
+    });
+    results
+        .into_iter()
+        .map(|r| r.into_inner().unwrap_or_else(PoisonError::into_inner).expect("every index ran once"))
+        .collect()
+}
+
+/// The compiled form of each of `asts` on `device`: memo hits first, then the unique misses. Code
+/// generation runs on this thread (it takes the UOp interner's lock at every node, so threads would
+/// only queue on it); device compilation (`cc`, NVRTC, pipelines) runs on up to one thread per core.
+/// Each result is stored in the memo.
 pub(crate) fn compile_all(
     device: &Arc<dyn Device>,
     asts: &[&UOp],
@@ -79,43 +98,22 @@ pub(crate) fn compile_all(
             missing.push(ast);
         }
     }
-    if !missing.is_empty() {
-        let wall = Instant::now();
-        let shared = Mutex::new(PhaseTimes::default());
-        let workers = std::thread::available_parallelism().map_or(1, usize::from).min(missing.len());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Slot> = missing.iter().map(|_| Mutex::new(None)).collect();
-        let work = || loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(ast) = missing.get(i) else { break };
-            let r = build(device.as_ref(), ast, &shared);
-            *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
-        };
-        if workers <= 1 {
-            work();
-        } else {
-            std::thread::scope(|s| {
-                for _ in 1..workers {
-                    s.spawn(work);
-                }
-                work();
-            });
-        }
-        let summed = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
-        let wall = wall.elapsed();
-        let busy = (summed.codegen + summed.compile).as_secs_f64();
-        let share = if busy > 0.0 { summed.codegen.as_secs_f64() / busy } else { 1.0 };
-        times.codegen += wall.mul_f64(share);
-        times.compile += wall.mul_f64(1.0 - share);
-        times.compiled += summed.compiled;
-        for (ast, r) in missing.iter().zip(results) {
-            let built = r.into_inner().unwrap_or_else(PoisonError::into_inner);
-            let c = built.ok_or_else(|| RuntimeError::Replay("a compiling thread left a kernel unbuilt".into()))??;
-            memo().insert((name.clone(), (*ast).clone()), Arc::clone(&c));
-            for (a, f) in asts.iter().zip(found.iter_mut()) {
-                if f.is_none() && a == ast {
-                    *f = Some(Arc::clone(&c));
-                }
+    if missing.is_empty() {
+        return Ok(found.into_iter().map(|f| f.expect("every kernel was found")).collect());
+    }
+    let t0 = Instant::now();
+    let generated = missing.iter().map(|ast| generate(device.as_ref(), ast)).collect::<Result<Vec<_>, _>>()?;
+    times.codegen += t0.elapsed();
+    let t1 = Instant::now();
+    let kernels = in_parallel(generated.len(), |i| device.compile(&generated[i].0, &generated[i].1));
+    times.compile += t1.elapsed();
+    times.compiled += generated.len();
+    for ((ast, (program, _)), kernel) in missing.iter().zip(generated).zip(kernels) {
+        let c = Arc::new(Compiled { program: Arc::new(program), kernel: kernel? });
+        memo().insert((name.clone(), (*ast).clone()), Arc::clone(&c));
+        for (a, f) in asts.iter().zip(found.iter_mut()) {
+            if f.is_none() && a == ast {
+                *f = Some(Arc::clone(&c));
             }
         }
     }
