@@ -76,6 +76,8 @@ sys.stdout = sys.stderr
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from ref_common import LAYER_PARAMS, SIZES, TOLS  # noqa: E402
+
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "copy"]
 DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
 
@@ -331,17 +333,6 @@ class Runner:
 # Workloads. Each builder returns a list of Cases.
 # ---------------------------------------------------------------------------
 
-SIZES = {  # the same tables as bench/src/suite.rs
-    "gpu": {"W1": 1 << 26, "W2": (4096, 16384), "W3": (4096, 4096, "f16"), "W4": (8192, 4096),
-            "W5": [(4096, "f16"), (4096, "bf16"), (4096, "f32")], "W6": (64, 256, 14), "W7": 1 << 24,
-            "W8": True, "W9": (4, 256, 768, 12, 4)},
-    "quick": {"W1": 1 << 16, "W2": (64, 256), "W3": (64, 128, "f16"), "W4": (64, 128),
-              "W5": [(128, "f16"), (128, "bf16"), (128, "f32")], "W6": (2, 16, 8), "W7": 1 << 12,
-              "W8": True, "W9": (1, 16, 64, 4, 2)},
-    "cpu": {"W1": 1 << 24, "W2": (1024, 16384), "W3": (1024, 4096, "f32"), "W4": None,
-            "W5": [(1024, "f32"), (2048, "f32")], "W6": None, "W7": None, "W8": False, "W9": None},
-}
-TOLS = {"f16": 2e-3, "bf16": 1e-2, "f32": 1e-4}
 
 
 def w1(r):
@@ -522,8 +513,6 @@ def gpt_forward(x, mask, layers, n_head):
     return F.layer_norm(x, (d,), None, None, 1e-5)
 
 
-LAYER_PARAMS = ["ln1.weight", "ln1.bias", "qkv.weight", "qkv.bias", "proj.weight", "proj.bias",
-                "ln2.weight", "ln2.bias", "fc.weight", "fc.bias", "out.weight", "out.bias"]
 
 
 def read_safetensors(path, device):

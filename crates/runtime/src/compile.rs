@@ -8,7 +8,8 @@ use crate::error::RuntimeError;
 use crate::memo::{memo_capacity, LruMemo};
 use kiln_codegen::{compile_kernel, Program};
 use kiln_uop::UOp;
-use std::sync::{Arc, Mutex, PoisonError};
+use rayon::prelude::*;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Wall time spent in each phase of preparing and running one schedule.
@@ -52,37 +53,10 @@ fn generate(device: &dyn Device, ast: &UOp) -> Result<(Program, kiln_codegen::So
     Ok((program, source))
 }
 
-/// Runs `job` on each index below `n`, on up to one thread per core; results in index order.
-fn in_parallel<T: Send>(n: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let workers = std::thread::available_parallelism().map_or(1, usize::from).min(n);
-    if workers <= 1 {
-        return (0..n).map(job).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    let work = || loop {
-        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if i >= n {
-            break;
-        }
-        let r = job(i);
-        *results[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
-    };
-    std::thread::scope(|s| {
-        for _ in 1..workers {
-            s.spawn(work);
-        }
-        work();
-    });
-    results
-        .into_iter()
-        .map(|r| r.into_inner().unwrap_or_else(PoisonError::into_inner).expect("every index ran once"))
-        .collect()
-}
-
 /// The compiled form of each of `asts` on `device`: memo hits first, then the unique misses. Code
 /// generation runs on this thread (it takes the UOp interner's lock at every node, so threads would
-/// only queue on it); device compilation (`cc`, NVRTC, pipelines) runs on up to one thread per core.
+/// only queue on it); device compilation (`cc`, NVRTC, pipelines) runs on rayon's pool, one thread per
+/// core.
 /// Each result is stored in the memo.
 pub(crate) fn compile_all(
     device: &Arc<dyn Device>,
@@ -105,7 +79,7 @@ pub(crate) fn compile_all(
     let generated = missing.iter().map(|ast| generate(device.as_ref(), ast)).collect::<Result<Vec<_>, _>>()?;
     times.codegen += t0.elapsed();
     let t1 = Instant::now();
-    let kernels = in_parallel(generated.len(), |i| device.compile(&generated[i].0, &generated[i].1));
+    let kernels: Vec<_> = generated.par_iter().map(|(program, source)| device.compile(program, source)).collect();
     times.compile += t1.elapsed();
     times.compiled += generated.len();
     for ((ast, (program, _)), kernel) in missing.iter().zip(generated).zip(kernels) {

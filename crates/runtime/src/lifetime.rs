@@ -45,8 +45,15 @@ pub(crate) fn plan_buffers(schedule: &Schedule) -> (Vec<usize>, Vec<usize>) {
             }
         }
     };
-    for k in 0..schedule.kernels.len() {
-        for i in (0..n).filter(|&i| first[i] == k) {
+    let (mut starts, mut ends) = (vec![Vec::new(); schedule.kernels.len()], vec![Vec::new(); schedule.kernels.len()]);
+    for i in (0..n).filter(|&i| first[i] != usize::MAX) {
+        starts[first[i]].push(i);
+        if !output[i] {
+            ends[last[i]].push(i);
+        }
+    }
+    for (starting, ending) in starts.into_iter().zip(ends) {
+        for i in starting {
             assigned[i] = if output[i] {
                 physical.push(bytes[i]);
                 physical.len() - 1
@@ -54,9 +61,7 @@ pub(crate) fn plan_buffers(schedule: &Schedule) -> (Vec<usize>, Vec<usize>) {
                 take(i, &mut physical, &mut free)
             };
         }
-        for i in (0..n).filter(|&i| last[i] == k && first[i] != usize::MAX && !output[i]) {
-            free.push(assigned[i]);
-        }
+        free.extend(ending.into_iter().map(|i| assigned[i]));
     }
     // Buffers no kernel touches (an output computed by no launch) still get their own memory.
     for i in 0..n {

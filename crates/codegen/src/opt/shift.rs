@@ -201,10 +201,32 @@ impl Kernel {
 /// changed is gated by `wide < size`, and a `REDUCE` over `wide` takes its identity past `size`.
 fn pad_range(sink: &UOp, r: &UOp, wide: &UOp, size: usize) -> UOp {
     let valid = wide.lt(&UOp::index(size as i64));
+    let leaves = HashMap::from([(r.clone(), wide.clone())]);
+    rebuild(sink, &leaves, |u, src| match u.op() {
+        Op::Load | Op::Store if src[1] != u.src()[1] => {
+            let slot = if u.op() == Op::Load { 2 } else { 3 };
+            let gate = src.get(slot).map_or_else(|| valid.clone(), |g| g.and(&valid));
+            src.truncate(slot);
+            src.push(simplify(&gate));
+            src[1] = simplify(&src[1]);
+        }
+        Op::Reduce if src[1..].contains(wide) => {
+            if let Arg::Reduce(op) = u.arg() {
+                let identity = crate::lower::reduce_identity(*op, src[0].dtype());
+                src[0] = UOp::select(&valid, &src[0], &identity);
+            }
+        }
+        _ => {}
+    })
+}
+
+/// `sink` rebuilt bottom-up with each node of `leaves` replaced by its value; a node whose sources
+/// changed gets them through `adjust` (which may edit them) before it is rebuilt.
+fn rebuild(sink: &UOp, leaves: &HashMap<UOp, UOp>, mut adjust: impl FnMut(&UOp, &mut Vec<UOp>)) -> UOp {
     let mut done: HashMap<UOp, UOp> = HashMap::new();
     for u in sink.toposort() {
-        if u == *r {
-            done.insert(u, wide.clone());
+        if let Some(value) = leaves.get(&u) {
+            done.insert(u, value.clone());
             continue;
         }
         let mut src: Vec<UOp> = u.src().iter().map(|s| done[s].clone()).collect();
@@ -212,23 +234,9 @@ fn pad_range(sink: &UOp, r: &UOp, wide: &UOp, size: usize) -> UOp {
             done.insert(u.clone(), u);
             continue;
         }
-        match u.op() {
-            Op::Load | Op::Store if src[1] != u.src()[1] => {
-                let slot = if u.op() == Op::Load { 2 } else { 3 };
-                let gate = src.get(slot).map_or_else(|| valid.clone(), |g| g.and(&valid));
-                src.truncate(slot);
-                src.push(simplify(&gate));
-                src[1] = simplify(&src[1]);
-            }
-            Op::Reduce if src[1..].contains(wide) => {
-                if let Arg::Reduce(op) = u.arg() {
-                    let identity = crate::lower::reduce_identity(*op, src[0].dtype());
-                    src[0] = UOp::select(&valid, &src[0], &identity);
-                }
-            }
-            _ => {}
-        }
-        done.insert(u.clone(), u.with_src(src));
+        adjust(&u, &mut src);
+        let rebuilt = if u.op() == Op::Reduce && src.len() == 1 { src[0].clone() } else { u.with_src(src) };
+        done.insert(u.clone(), rebuilt);
     }
     done[sink].clone()
 }
@@ -245,35 +253,21 @@ pub(crate) fn replace_range(sink: &UOp, r: &UOp, expr: &UOp, ranges: &[UOp]) -> 
 /// list of ranges instead (none when it became a constant), and the indices and gates of changed loads
 /// and stores simplified again.
 pub(crate) fn rewrite_ranges(sink: &UOp, map: &HashMap<UOp, (UOp, Vec<UOp>)>) -> UOp {
-    let mut done: HashMap<UOp, UOp> = HashMap::new();
-    for u in sink.toposort() {
-        if let Some((expr, _)) = map.get(&u) {
-            done.insert(u, expr.clone());
-            continue;
+    let leaves: HashMap<UOp, UOp> = map.iter().map(|(r, (expr, _))| (r.clone(), expr.clone())).collect();
+    rebuild(sink, &leaves, |u, src| match u.op() {
+        Op::Reduce => {
+            let ranges =
+                u.src()[1..].iter().flat_map(|s| map.get(s).map_or_else(|| vec![s.clone()], |(_, r)| r.clone()));
+            *src = std::iter::once(src[0].clone()).chain(ranges).collect();
         }
-        let mut src: Vec<UOp> = u.src().iter().map(|s| done[s].clone()).collect();
-        if src.iter().zip(u.src()).all(|(a, b)| a == b) {
-            done.insert(u.clone(), u);
-            continue;
-        }
-        match u.op() {
-            Op::Reduce => {
-                let ranges =
-                    u.src()[1..].iter().flat_map(|s| map.get(s).map_or_else(|| vec![s.clone()], |(_, r)| r.clone()));
-                src = std::iter::once(src[0].clone()).chain(ranges).collect();
-            }
-            Op::Load | Op::Store => {
-                let gate_slot = if u.op() == Op::Load { 2 } else { 3 };
-                for (i, s) in src.iter_mut().enumerate().skip(1) {
-                    if i == gate_slot || s.dtype() == DType::Index {
-                        *s = simplify(s);
-                    }
+        Op::Load | Op::Store => {
+            let gate_slot = if u.op() == Op::Load { 2 } else { 3 };
+            for (i, s) in src.iter_mut().enumerate().skip(1) {
+                if i == gate_slot || s.dtype() == DType::Index {
+                    *s = simplify(s);
                 }
             }
-            _ => {}
         }
-        let rebuilt = if u.op() == Op::Reduce && src.len() == 1 { src[0].clone() } else { u.with_src(src) };
-        done.insert(u.clone(), rebuilt);
-    }
-    done[sink].clone()
+        _ => {}
+    })
 }
