@@ -134,3 +134,19 @@ proptest! {
         }
     }
 }
+
+/// A case the random programs found: GCC 12's AVX-512 loop vectorizer, under `-fwrapv`, read the
+/// padded, flipped input of this `tanh` from the wrong row on the CPU.
+#[test]
+fn padded_flipped_tanh_reads_the_right_rows() -> kiln::Result<()> {
+    for device in devices() {
+        let (r, t) = sample(&[2, 2], DType::F32, 0, &device)?;
+        let pads = [(0, 2), (0, 0)];
+        let got = read(&t.pad(&pads)?.flip(&[1])?.tanh()?)?;
+        let want = r.pad(&pads).flip(&[1]).map(f64::tanh);
+        for (i, (g, w)) in got.iter().zip(&want.data).enumerate() {
+            assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{device:?}: element {i} is {g}, expected {w}");
+        }
+    }
+    Ok(())
+}

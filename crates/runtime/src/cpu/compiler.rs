@@ -32,10 +32,9 @@ impl CCompiler {
             reason: format!("no C compiler `{program}`: {e}"),
         })?;
         let version = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or_default().to_string();
-        let flags =
-            std::env::var("KILN_CFLAGS").map(|f| f.split_whitespace().map(String::from).collect()).unwrap_or_else(
-                |_| vec!["-O3".into(), "-march=native".into(), "-ffp-contract=fast".into(), "-fwrapv".into()],
-            );
+        let flags = std::env::var("KILN_CFLAGS")
+            .map(|f| f.split_whitespace().map(String::from).collect())
+            .unwrap_or_else(|_| vec!["-O3".into(), "-march=native".into(), "-ffp-contract=fast".into()]);
         Ok(CCompiler { program, flags, version, cache: DiskCache::new("cpu", "so") })
     }
 
