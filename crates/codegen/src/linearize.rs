@@ -192,10 +192,7 @@ impl Linearizer {
         for m in &siblings {
             let Arg::Reduce(op) = m.arg() else { return Err(CodegenError::Malformed("REDUCE without op".into())) };
             let acc = self.accumulator(vec![reduce_identity(*op, m.dtype())]);
-            // Partials of a grouped reduction read back from local memory are sums themselves: their
-            // combination is compensated however few there are.
-            let partials = m.src()[0].op() == Op::Load && m.src()[0].src()[0].op() == Op::Barrier;
-            let long = trips >= COMPENSATED_MIN_TRIPS || partials;
+            let long = trips >= COMPENSATED_MIN_TRIPS;
             let compensation = (*op == ReduceOp::Add && m.dtype().is_float() && long).then(|| {
                 self.accumulator(vec![UOp::constant(m.dtype(), kiln_uop::ConstValue::Float(0.0)), acc.clone()])
             });
