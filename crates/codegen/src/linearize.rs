@@ -63,7 +63,8 @@ pub(crate) fn linearize(placed: &Placed) -> Result<Program, CodegenError> {
         let (lo, hi) = u.bounds();
         lo >= i64::from(i32::MIN) && hi <= i64::from(i32::MAX)
     }) && global_size < i32::MAX as usize;
-    let has_reduce = !lin.reduces.is_empty();
+    // A reduction fully split across a block's threads leaves no REDUCE, only its barriers.
+    let has_reduce = !lin.reduces.is_empty() || nodes.iter().any(|u| u.op() == Op::Barrier);
     let dims: Vec<String> = kernel.output_shape.iter().map(ToString::to_string).collect();
     let name =
         format!("{}_{}", if has_reduce { "r" } else { "E" }, if dims.is_empty() { "1".into() } else { dims.join("_") });

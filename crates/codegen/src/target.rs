@@ -40,6 +40,10 @@ pub struct Caps {
     /// Threads per block of a kernel whose axes name no local dimension (its outputs are numbered
     /// flat across blocks of this size).
     pub flat_local: u32,
+    /// Runs of consecutive, aligned loads and stores become vector accesses (the CUDA renderer's
+    /// `float4`; SPIR-V reads arrays of scalars and the C compiler vectorises loops itself), so an
+    /// upcast of a contiguous axis pays.
+    pub vector_loads: bool,
 }
 
 impl Caps {
@@ -51,6 +55,7 @@ impl Caps {
         max_groups: [1, 1, 1],
         shared_bytes: 0,
         flat_local: 1,
+        vector_loads: false,
     };
 }
 
@@ -77,6 +82,7 @@ impl Target {
             max_groups: [i32::MAX as u32, 65_535, 65_535],
             shared_bytes: 48 * 1024,
             flat_local: 256,
+            vector_loads: true,
         },
     };
     /// A Vulkan target with the limits every Vulkan device guarantees (devices report their own).
@@ -89,6 +95,7 @@ impl Target {
             max_groups: [65_535, 65_535, 65_535],
             shared_bytes: 16 * 1024,
             flat_local: 128,
+            vector_loads: false,
         },
     };
 }

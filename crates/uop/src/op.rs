@@ -102,7 +102,8 @@ pub enum Op {
 
     // ---- kernel level ----
     /// Load: src `[buffer, index]` or `[buffer, index, gate]` (gated loads read 0 when the gate is false).
-    /// In a kernel AST before lowering, `[buffer]` alone: the whole buffer, shape `[numel]`.
+    /// In a kernel AST before lowering, `[buffer]` alone: the whole buffer, shape `[numel]`. With arg
+    /// `Lanes(n)`, a vector load of the `n` elements from `index` on (read lane by lane through `Gep`).
     Load,
     /// Store: src `[buffer, index, value]` or with a trailing gate. In a kernel AST before lowering,
     /// `[buffer, value]`: the value (of any shape with `numel` elements) stored row-major.
@@ -130,6 +131,13 @@ pub enum Op {
     If,
     /// Closes the block of `src[0]` (an If).
     EndIf,
+
+    // ---- vectors ----
+    /// The vector of its sources' values (one lane each, all of the node's dtype): the value of a
+    /// vector store, which writes the lanes from its index on.
+    Vectorize,
+    /// One lane of a vector load: src `[load]`; arg `Slot(lane)`.
+    Gep,
 }
 
 impl Op {
@@ -277,4 +285,6 @@ pub enum Arg {
     Axes(Vec<usize>),
     /// Per-axis pairs: pad (before, after) or shrink (start, end).
     Pairs(Vec<(usize, usize)>),
+    /// The lane count of a vector load.
+    Lanes(usize),
 }

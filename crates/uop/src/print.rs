@@ -18,6 +18,7 @@ fn write_arg(f: &mut impl Write, arg: &Arg) -> fmt::Result {
         Arg::Reduce(op) => write!(f, " {op:?}"),
         Arg::Shape(s) | Arg::Axes(s) => write!(f, " {s:?}"),
         Arg::Pairs(p) => write!(f, " {p:?}"),
+        Arg::Lanes(n) => write!(f, " x{n}"),
     }
 }
 

@@ -1,11 +1,15 @@
 //! Late passes, run after the opts in this order: `expand` (upcast and unroll axes become copies),
 //! `group_reduce` (a grouped reduction combines per-thread partials through local memory), `gpudims`
-//! (output and local axes become hardware indices and the launch's dimensions).
+//! (output and local axes become hardware indices and the launch's dimensions). Where the target's caps
+//! allow (CUDA), `vectorize` (runs of consecutive loads and stores become vector accesses) runs before
+//! `gpudims`.
 
 mod expand;
 mod gpudims;
 mod group_reduce;
+mod vectorize;
 
 pub(crate) use expand::expand;
 pub(crate) use gpudims::{gpudims, Placed};
 pub(crate) use group_reduce::group_reduce;
+pub(crate) use vectorize::vectorize;

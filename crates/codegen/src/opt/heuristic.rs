@@ -42,7 +42,21 @@ fn group_long_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) -> bool
     let grouped = k.axes_of(RangeKind::Reduce).into_iter().rev().any(|axis| {
         let length = range_size(&k.axes[axis]);
         let worth = (outputs <= FEW_OUTPUTS && length >= 256) || (outputs <= VERY_FEW_OUTPUTS && length >= 64);
-        worth && GROUP_SIZES.iter().any(|&amt| try_opt(k, opts, OptOp::Group { axis, amt }, caps))
+        if !worth {
+            return false;
+        }
+        // Where loads become vectors, each thread first takes four consecutive elements (one 16-byte
+        // load of f32) and the group splits what remains; undone if no group then fits.
+        let (before, applied) = (k.clone(), opts.len());
+        if caps.vector_loads && length.is_multiple_of(4) && length / 4 >= 64 {
+            try_opt(k, opts, OptOp::Unroll { axis, amt: 4 }, caps);
+        }
+        if GROUP_SIZES.iter().any(|&amt| try_opt(k, opts, OptOp::Group { axis, amt }, caps)) {
+            return true;
+        }
+        *k = before;
+        opts.truncate(applied);
+        false
     });
     if !grouped {
         return false;
@@ -55,6 +69,23 @@ fn group_long_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) -> bool
         }
     }
     true
+}
+
+/// Enough outputs that a quarter of them still fills a large GPU with threads.
+const MANY_OUTPUTS: usize = 1 << 18;
+
+/// Vector accesses for elementwise work: each thread computes four consecutive outputs of the last
+/// axis, so its loads and its store of contiguous buffers become one vector access each.
+fn upcast_contiguous(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) {
+    let outputs: usize = k.axes_of(RangeKind::Global).iter().map(|&a| range_size(&k.axes[a])).product();
+    if !caps.vector_loads || !k.axes_of(RangeKind::Reduce).is_empty() || outputs < MANY_OUTPUTS {
+        return;
+    }
+    if let Some(axis) = last_of(k, RangeKind::Global, 0) {
+        if range_size(&k.axes[axis]).is_multiple_of(4) {
+            try_opt(k, opts, OptOp::Upcast { axis, amt: 4 }, caps);
+        }
+    }
 }
 
 /// Register tiling of a contraction: each thread computes a 4x4 tile of outputs, so every load feeds
@@ -117,7 +148,9 @@ pub fn hand_coded_optimizations(kernel: &Kernel, caps: &Caps) -> (Kernel, Vec<Op
     let contraction = k.axes_of(RangeKind::Global).len() >= 2 && !k.axes_of(RangeKind::Reduce).is_empty();
     if contraction {
         tile_contraction(&mut k, &mut opts, caps);
-    } else if !caps.has_local {
+    } else if caps.has_local {
+        upcast_contiguous(&mut k, &mut opts, caps);
+    } else {
         unroll_reduce(&mut k, &mut opts, caps);
     }
     (k, opts)

@@ -58,10 +58,14 @@ fn exp(x: &UOp) -> UOp {
 }
 
 fn fma(dtype: DType, name: &'static str, tolerance: f64) -> Case {
-    let (a, b, c) = (buffer(1, &[1000], dtype), buffer(2, &[1000], dtype), buffer(3, &[1000], dtype));
+    fma_of(1000, dtype, name, tolerance)
+}
+
+fn fma_of(n: usize, dtype: DType, name: &'static str, tolerance: f64) -> Case {
+    let (a, b, c) = (buffer(1, &[n], dtype), buffer(2, &[n], dtype), buffer(3, &[n], dtype));
     Case {
         name,
-        inputs: vec![input(1, &[1000], dtype), input(2, &[1000], dtype), input(3, &[1000], dtype)],
+        inputs: vec![input(1, &[n], dtype), input(2, &[n], dtype), input(3, &[n], dtype)],
         outputs: vec![a.mul(&b).add(&c)],
         reference: |x| vec![(0..x[0].len()).map(|i| x[0][i] * x[1][i] + x[2][i]).collect()],
         tolerance,
@@ -197,7 +201,36 @@ pub fn cases() -> Vec<Case> {
         row_sum(DType::F16, "row_sum_f16", 2e-2),
         row_sum(DType::BF16, "row_sum_bf16", 1e-1),
         long_row_sum(),
+        fma_of(1 << 18, DType::F32, "fma_f32_vectors", 1e-6),
+        fma_of(1 << 18, DType::F16, "fma_f16_vectors", 2e-3),
+        softmax_f16_rows(),
     ]
+}
+
+/// Softmax over f16 rows long enough to be grouped: each thread reads four consecutive halves at once
+/// (one 8-byte load), and the elementwise kernel stores four at once.
+fn softmax_f16_rows() -> Case {
+    let (rows, n) = (256, 1024);
+    let x = buffer(1, &[rows, n], DType::F16).cast(DType::F32);
+    let m = expand(&reduce(&x, ReduceOp::Max, &[1]), &[rows, n]);
+    let e = exp(&x.sub(&m));
+    let s = expand(&reduce(&e, ReduceOp::Add, &[1]), &[rows, n]);
+    Case {
+        name: "softmax_f16_vectors",
+        inputs: vec![input(1, &[rows, n], DType::F16)],
+        outputs: vec![e.fdiv(&s).cast(DType::F16)],
+        reference: |x| {
+            vec![x[0]
+                .chunks(1024)
+                .flat_map(|r| {
+                    let m = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let s: f64 = r.iter().map(|v| (v - m).exp()).sum();
+                    r.iter().map(move |v| (v - m).exp() / s).collect::<Vec<_>>()
+                })
+                .collect()]
+        },
+        tolerance: 2e-3,
+    }
 }
 
 /// Rows long enough that the heuristics split each across a block of threads (a grouped reduction

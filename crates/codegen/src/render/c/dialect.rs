@@ -3,7 +3,7 @@
 
 use crate::program::Program;
 use crate::target::Dialect;
-use kiln_uop::{DType, Op, SpecialKind};
+use kiln_uop::{Arg, DType, Op, SpecialKind};
 
 /// Helpers for 16-bit floats in portable C: storage is `unsigned short`, arithmetic is `float`.
 /// `exp2` of a float without a libm call, so loops over it vectorise: 2^n by the exponent bits times a
@@ -107,6 +107,22 @@ impl Dialect {
         }
     }
 
+    /// The vector type of `lanes` elements of `dtype` (CUDA only): the built-in ones for 32-bit
+    /// elements, the preamble's 8-byte-aligned structs for f16 and bf16.
+    pub(crate) fn vector_type(self, dtype: DType, lanes: usize) -> Option<&'static str> {
+        if self != Dialect::Cuda || lanes != 4 {
+            return None;
+        }
+        match dtype {
+            DType::F32 => Some("float4"),
+            DType::I32 => Some("int4"),
+            DType::U32 => Some("uint4"),
+            DType::F16 => Some("kiln_half4"),
+            DType::BF16 => Some("kiln_bfloat4"),
+            _ => None,
+        }
+    }
+
     /// Converts a computed value to the element type of a buffer.
     pub(crate) fn narrow_for_store(self, dtype: DType, expr: &str) -> String {
         match (self, dtype) {
@@ -159,6 +175,19 @@ impl Dialect {
                 }
                 if uses(DType::BF16) {
                     s.push_str("#include <cuda_bf16.h>\n");
+                }
+                let vectors = |d: DType| {
+                    program
+                        .instructions
+                        .iter()
+                        .any(|u| u.op() == Op::Load && u.dtype() == d && matches!(u.arg(), Arg::Lanes(_)))
+                        || program.instructions.iter().any(|u| u.op() == Op::Vectorize && u.dtype() == d)
+                };
+                if vectors(DType::F16) {
+                    s.push_str("struct __align__(8) kiln_half4 { half x, y, z, w; };\n");
+                }
+                if vectors(DType::BF16) {
+                    s.push_str("struct __align__(8) kiln_bfloat4 { __nv_bfloat16 x, y, z, w; };\n");
                 }
                 s
             }

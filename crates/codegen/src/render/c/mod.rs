@@ -62,6 +62,9 @@ fn wrapping_unsigned(d: DType) -> Option<DType> {
     }
 }
 
+/// The fields of a vector's lanes, in order.
+const LANE_FIELDS: [&str; 4] = ["x", "y", "z", "w"];
+
 fn unsupported(u: &UOp, dialect: Dialect) -> CodegenError {
     CodegenError::Unsupported { op: u.op(), dtype: u.dtype(), dialect: dialect.name() }
 }
@@ -240,6 +243,51 @@ impl Renderer {
             (Op::EndRange, _) => {
                 self.depth = self.depth.saturating_sub(1);
                 self.line("}");
+            }
+            (Op::Load, Arg::Lanes(n)) => {
+                let buf = self.name(&u.src()[0])?;
+                let idx = self.name(&u.src()[1])?;
+                let ty = self.dialect.vector_type(u.dtype(), *n).ok_or_else(|| unsupported(u, self.dialect))?;
+                let name = self.fresh("vec");
+                let read = format!("*((const {ty}*)({buf}+{idx}))");
+                match u.src().get(2) {
+                    Some(gate) => {
+                        let zero =
+                            self.dialect.narrow_for_store(u.dtype(), &self.literal(u.dtype(), ConstValue::Int(0)));
+                        let zeros = vec![zero; *n].join(", ");
+                        self.line(&format!("{ty} {name} = {ty}{{{zeros}}};"));
+                        self.line(&format!("if ({}) {name} = {read};", self.name(gate)?));
+                    }
+                    None => self.line(&format!("{ty} {name} = {read};")),
+                }
+                self.names.insert(u.clone(), name);
+            }
+            (Op::Gep, Arg::Slot(lane)) => {
+                let vector = self.name(&u.src()[0])?;
+                let field = LANE_FIELDS.get(*lane).ok_or_else(|| unsupported(u, self.dialect))?;
+                let expr = self.dialect.widen_loaded(u.dtype(), &format!("{vector}.{field}"));
+                self.define(u, &expr);
+            }
+            // Only a vector store's value: the store writes its lanes.
+            (Op::Vectorize, _) => {}
+            (Op::Store, _) if u.src()[2].op() == Op::Vectorize => {
+                let buf = self.name(&u.src()[0])?;
+                let idx = self.name(&u.src()[1])?;
+                let dtype = u.src()[0].dtype();
+                let lanes = &u.src()[2];
+                let ty =
+                    self.dialect.vector_type(dtype, lanes.src().len()).ok_or_else(|| unsupported(u, self.dialect))?;
+                let values = lanes
+                    .src()
+                    .iter()
+                    .map(|l| Ok(self.dialect.narrow_for_store(dtype, &self.name(l)?)))
+                    .collect::<Result<Vec<_>, CodegenError>>()?
+                    .join(", ");
+                let write = format!("*(({ty}*)({buf}+{idx})) = {ty}{{{values}}};");
+                match u.src().get(3) {
+                    Some(gate) => self.line(&format!("if ({}) {write}", self.name(gate)?)),
+                    None => self.line(&write),
+                }
             }
             (Op::Load, _) => {
                 let buf = self.name(&u.src()[0])?;
