@@ -14,10 +14,26 @@ use crate::program::{Param, Program};
 use kiln_uop::{Arg, DType, Op, RangeKind, ReduceOp, UOp};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-/// Float sums over at least this many elements accumulate with Kahan compensation: a serial f32
-/// accumulator drifts (2^22 copies of 0.1 sum to 4% too little); a compensated one stays within a few
-/// ulp of the exact sum whatever the length, at three extra adds per element.
-pub const COMPENSATED_MIN_TRIPS: i64 = 4096;
+/// Float sums of at least this many elements into one accumulator (loop trips times the unrolled
+/// copies summed per trip) accumulate with Kahan compensation: a serial f32 accumulator drifts (2^22
+/// copies of 0.1 sum to 4% too little); a compensated one stays within a few ulp of the exact sum
+/// whatever the length, at three extra adds per trip.
+pub const COMPENSATED_MIN_ELEMENTS: i64 = 4096;
+
+/// How many values a reduction body adds per trip: the leaves of its chain of float additions (the
+/// copies an unroll summed; a body that is itself a sum counts its terms, erring towards compensation).
+fn summands(body: &UOp) -> i64 {
+    let mut count = 0;
+    let mut stack = vec![body.clone()];
+    while let Some(u) = stack.pop() {
+        if u.op() == Op::Add && u.dtype().is_float() {
+            stack.extend(u.src().iter().cloned());
+        } else {
+            count += 1;
+        }
+    }
+    count
+}
 
 /// Orders a placed kernel into a [`Program`].
 pub(crate) fn linearize(placed: &Placed) -> Result<Program, CodegenError> {
@@ -193,7 +209,7 @@ impl Linearizer {
         for m in &siblings {
             let Arg::Reduce(op) = m.arg() else { return Err(CodegenError::Malformed("REDUCE without op".into())) };
             let acc = self.accumulator(vec![reduce_identity(*op, m.dtype())]);
-            let long = trips >= COMPENSATED_MIN_TRIPS;
+            let long = trips.saturating_mul(summands(&m.src()[0])) >= COMPENSATED_MIN_ELEMENTS;
             let compensation = (*op == ReduceOp::Add && m.dtype().is_float() && long).then(|| {
                 self.accumulator(vec![UOp::constant(m.dtype(), kiln_uop::ConstValue::Float(0.0)), acc.clone()])
             });

@@ -1,0 +1,30 @@
+//! Long float sums stay compensated whatever the opts split them into: the elements one accumulator
+//! adds are its loop trips times the copies an unroll sums per trip.
+
+mod common;
+
+use kiln_codegen::{compile_kernel, Target};
+use kiln_uop::{Arg, Op, ReduceOp};
+
+/// Accumulators of the program of a full sum of `n` f32 elements on `target`.
+fn accumulators(n: usize, target: &Target) -> usize {
+    let x = common::buffer(1, &[n]);
+    let sum = common::movement(&common::reduce(&x, ReduceOp::Add, &[0]), Op::Reshape, Arg::Shape(vec![1]));
+    let schedule = kiln_schedule::schedule(&[sum]).expect("schedules");
+    let (program, _) = compile_kernel(&schedule.kernels[0].ast, target).expect("compiles");
+    program.instructions.iter().filter(|u| u.op() == Op::DefineAcc).count()
+}
+
+#[test]
+fn long_grouped_and_unrolled_sums_carry_a_compensation() {
+    // 2^22 elements on CUDA: 4 consecutive per load, 256 threads, 4 loads per trip, 1024 trips; each
+    // thread's accumulator adds 16,384 elements and gets its Kahan companion.
+    assert_eq!(accumulators(1 << 22, &Target::CUDA), 2);
+    assert_eq!(accumulators(1 << 22, &Target::VULKAN), 2);
+    assert_eq!(accumulators(1 << 22, &Target::CPU), 2);
+}
+
+#[test]
+fn short_sums_are_not_compensated() {
+    assert_eq!(accumulators(1000, &Target::CPU), 1);
+}
