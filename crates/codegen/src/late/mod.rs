@@ -12,4 +12,4 @@ mod vectorize;
 pub(crate) use expand::expand;
 pub(crate) use gpudims::{gpudims, Placed};
 pub(crate) use group_reduce::group_reduce;
-pub(crate) use vectorize::vectorize;
+pub(crate) use vectorize::{lanes as vector_lanes, vectorize};

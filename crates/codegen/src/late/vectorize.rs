@@ -4,15 +4,19 @@
 //! the vector is aligned, as buffers start on 256-byte boundaries) and `c` is a multiple of `n`, they
 //! become one `LOAD` of `n`
 //! lanes read through `GEP`s; stores alike become one `STORE` of a `VECTORIZE`. Fewer, wider memory
-//! instructions: 16 bytes per thread for f32, 8 for f16 and bf16.
+//! instructions of 16 bytes (four f32, eight f16 or bf16).
 
 use crate::opt::Kernel;
 use kiln_uop::{Arg, DType, Op, UOp};
 use std::collections::HashMap;
 
-/// Lanes of a vector access of `dtype`, for the types that have one.
-fn lanes(dtype: DType) -> Option<i64> {
-    matches!(dtype, DType::F32 | DType::I32 | DType::U32 | DType::F16 | DType::BF16).then_some(4)
+/// Lanes of a 16-byte vector access of `dtype`, for the types that have one.
+pub(crate) fn lanes(dtype: DType) -> Option<i64> {
+    match dtype {
+        DType::F32 | DType::I32 | DType::U32 => Some(4),
+        DType::F16 | DType::BF16 => Some(8),
+        _ => None,
+    }
 }
 
 /// An index as `Σ coeff·atom + c`: its terms sorted by atom (so equal bases compare equal whatever

@@ -4,6 +4,7 @@
 
 use super::kernel::{range_size, Kernel};
 use super::OptOp;
+use crate::late::vector_lanes;
 use crate::target::Caps;
 use kiln_uop::RangeKind;
 
@@ -45,11 +46,12 @@ fn group_long_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) -> bool
         if !worth {
             return false;
         }
-        // Where loads become vectors, each thread first takes four consecutive elements (one 16-byte
-        // load of f32) and the group splits what remains; undone if no group then fits.
+        // Where loads become vectors, each thread first takes one 16-byte vector of consecutive
+        // elements and the group splits what remains; undone if no group then fits.
         let (before, applied) = (k.clone(), opts.len());
-        if caps.vector_loads && length.is_multiple_of(4) && length / 4 >= 64 {
-            try_opt(k, opts, OptOp::Unroll { axis, amt: 4 }, caps);
+        let width = vector_width(k);
+        if caps.vector_loads && length.is_multiple_of(width) && length / width >= 64 {
+            try_opt(k, opts, OptOp::Unroll { axis, amt: width }, caps);
         }
         if GROUP_SIZES.iter().any(|&amt| try_opt(k, opts, OptOp::Group { axis, amt }, caps)) {
             return true;
@@ -74,16 +76,23 @@ fn group_long_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) -> bool
 /// Enough outputs that a quarter of them still fills a large GPU with threads.
 const MANY_OUTPUTS: usize = 1 << 18;
 
-/// Vector accesses for elementwise work: each thread computes four consecutive outputs of the last
-/// axis, so its loads and its store of contiguous buffers become one vector access each.
+/// Elements of one 16-byte vector of the kernel's narrowest vectorisable buffer type (4 for f32, 8
+/// for f16 and bf16).
+fn vector_width(k: &Kernel) -> usize {
+    k.globals.iter().filter_map(|g| vector_lanes(g.dtype())).max().map_or(4, |n| n as usize)
+}
+
+/// Vector accesses for elementwise work: each thread computes one vector's worth of consecutive
+/// outputs of the last axis, so its loads and its store of contiguous buffers become vector accesses.
 fn upcast_contiguous(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) {
     let outputs: usize = k.axes_of(RangeKind::Global).iter().map(|&a| range_size(&k.axes[a])).product();
     if !caps.vector_loads || !k.axes_of(RangeKind::Reduce).is_empty() || outputs < MANY_OUTPUTS {
         return;
     }
+    let width = vector_width(k);
     if let Some(axis) = last_of(k, RangeKind::Global, 0) {
-        if range_size(&k.axes[axis]).is_multiple_of(4) {
-            try_opt(k, opts, OptOp::Upcast { axis, amt: 4 }, caps);
+        if range_size(&k.axes[axis]).is_multiple_of(width) {
+            try_opt(k, opts, OptOp::Upcast { axis, amt: width }, caps);
         }
     }
 }

@@ -107,19 +107,37 @@ impl Dialect {
         }
     }
 
-    /// The vector type of `lanes` elements of `dtype` (CUDA only): the built-in ones for 32-bit
-    /// elements, the preamble's 8-byte-aligned structs for f16 and bf16.
+    /// The vector type of `lanes` elements of `dtype` (CUDA only): the built-in 16-byte ones for
+    /// 32-bit elements (lanes `.x` to `.w`), the preamble's 16-byte-aligned structs of eight f16 or
+    /// bf16 (lanes `.v[0]` to `.v[7]`).
     pub(crate) fn vector_type(self, dtype: DType, lanes: usize) -> Option<&'static str> {
-        if self != Dialect::Cuda || lanes != 4 {
+        if self != Dialect::Cuda {
             return None;
         }
-        match dtype {
-            DType::F32 => Some("float4"),
-            DType::I32 => Some("int4"),
-            DType::U32 => Some("uint4"),
-            DType::F16 => Some("kiln_half4"),
-            DType::BF16 => Some("kiln_bfloat4"),
+        match (dtype, lanes) {
+            (DType::F32, 4) => Some("float4"),
+            (DType::I32, 4) => Some("int4"),
+            (DType::U32, 4) => Some("uint4"),
+            (DType::F16, 8) => Some("kiln_half8"),
+            (DType::BF16, 8) => Some("kiln_bfloat8"),
             _ => None,
+        }
+    }
+
+    /// Lane `lane` of the vector `name` of `dtype`.
+    pub(crate) fn lane(self, dtype: DType, name: &str, lane: usize) -> Option<String> {
+        match dtype {
+            DType::F16 | DType::BF16 => (lane < 8).then(|| format!("{name}.v[{lane}]")),
+            _ => ["x", "y", "z", "w"].get(lane).map(|field| format!("{name}.{field}")),
+        }
+    }
+
+    /// A vector of `dtype` built from its lanes' values.
+    pub(crate) fn vector_value(self, ty: &str, dtype: DType, lanes: &[String]) -> String {
+        let lanes = lanes.join(", ");
+        match dtype {
+            DType::F16 | DType::BF16 => format!("{ty}{{{{{lanes}}}}}"),
+            _ => format!("{ty}{{{lanes}}}"),
         }
     }
 
@@ -184,10 +202,10 @@ impl Dialect {
                         || program.instructions.iter().any(|u| u.op() == Op::Vectorize && u.dtype() == d)
                 };
                 if vectors(DType::F16) {
-                    s.push_str("struct __align__(8) kiln_half4 { half x, y, z, w; };\n");
+                    s.push_str("struct __align__(16) kiln_half8 { half v[8]; };\n");
                 }
                 if vectors(DType::BF16) {
-                    s.push_str("struct __align__(8) kiln_bfloat4 { __nv_bfloat16 x, y, z, w; };\n");
+                    s.push_str("struct __align__(16) kiln_bfloat8 { __nv_bfloat16 v[8]; };\n");
                 }
                 s
             }

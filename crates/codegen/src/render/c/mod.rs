@@ -62,9 +62,6 @@ fn wrapping_unsigned(d: DType) -> Option<DType> {
     }
 }
 
-/// The fields of a vector's lanes, in order.
-const LANE_FIELDS: [&str; 4] = ["x", "y", "z", "w"];
-
 fn unsupported(u: &UOp, dialect: Dialect) -> CodegenError {
     CodegenError::Unsupported { op: u.op(), dtype: u.dtype(), dialect: dialect.name() }
 }
@@ -264,8 +261,8 @@ impl Renderer {
             }
             (Op::Gep, Arg::Slot(lane)) => {
                 let vector = self.name(&u.src()[0])?;
-                let field = LANE_FIELDS.get(*lane).ok_or_else(|| unsupported(u, self.dialect))?;
-                let expr = self.dialect.widen_loaded(u.dtype(), &format!("{vector}.{field}"));
+                let field = self.dialect.lane(u.dtype(), &vector, *lane).ok_or_else(|| unsupported(u, self.dialect))?;
+                let expr = self.dialect.widen_loaded(u.dtype(), &field);
                 self.define(u, &expr);
             }
             // Only a vector store's value: the store writes its lanes.
@@ -281,9 +278,8 @@ impl Renderer {
                     .src()
                     .iter()
                     .map(|l| Ok(self.dialect.narrow_for_store(dtype, &self.name(l)?)))
-                    .collect::<Result<Vec<_>, CodegenError>>()?
-                    .join(", ");
-                let write = format!("*(({ty}*)({buf}+{idx})) = {ty}{{{values}}};");
+                    .collect::<Result<Vec<_>, CodegenError>>()?;
+                let write = format!("*(({ty}*)({buf}+{idx})) = {};", self.dialect.vector_value(ty, dtype, &values));
                 match u.src().get(3) {
                     Some(gate) => self.line(&format!("if ({}) {write}", self.name(gate)?)),
                     None => self.line(&write),
