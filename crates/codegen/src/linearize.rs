@@ -22,17 +22,23 @@ pub const COMPENSATED_MIN_ELEMENTS: i64 = 4096;
 
 /// How many values a reduction body adds per trip: the leaves of its chain of float additions (the
 /// copies an unroll summed; a body that is itself a sum counts its terms, erring towards compensation).
+/// A chain of products is a contraction (a dot product, as in matmul): counted as one per trip, so it
+/// rounds as BLAS does unless its loop alone is long, and a tiled matmul keeps its speed.
 fn summands(body: &UOp) -> i64 {
-    let mut count = 0;
+    let mut leaves = Vec::new();
     let mut stack = vec![body.clone()];
     while let Some(u) = stack.pop() {
         if u.op() == Op::Add && u.dtype().is_float() {
             stack.extend(u.src().iter().cloned());
         } else {
-            count += 1;
+            leaves.push(u);
         }
     }
-    count
+    if leaves.iter().all(|l| l.op() == Op::Mul || l.op() == Op::MulAcc) {
+        1
+    } else {
+        leaves.len() as i64
+    }
 }
 
 /// Orders a placed kernel into a [`Program`].

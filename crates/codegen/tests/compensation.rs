@@ -28,3 +28,19 @@ fn long_grouped_and_unrolled_sums_carry_a_compensation() {
 fn short_sums_are_not_compensated() {
     assert_eq!(accumulators(1000, &Target::CPU), 1);
 }
+
+#[test]
+fn contractions_round_as_blas_unless_their_loop_is_long() {
+    // 256x256x4096 on CUDA: 4x4 register tiles, the reduction unrolled by 4 (1024 trips of four
+    // products): no compensation, as cuBLAS.
+    let (a, b) = (common::buffer(1, &[256, 4096]), common::buffer(2, &[4096, 256]));
+    let a3 = common::expand(&common::movement(&a, Op::Reshape, Arg::Shape(vec![256, 1, 4096])), &[256, 256, 4096]);
+    let bt = common::movement(&b, Op::Permute, Arg::Axes(vec![1, 0]));
+    let b3 = common::expand(&common::movement(&bt, Op::Reshape, Arg::Shape(vec![1, 256, 4096])), &[256, 256, 4096]);
+    let c = common::reduce(&a3.mul(&b3), ReduceOp::Add, &[2]);
+    let c = common::movement(&c, Op::Reshape, Arg::Shape(vec![256, 256]));
+    let schedule = kiln_schedule::schedule(&[c]).expect("schedules");
+    let (program, _) = compile_kernel(&schedule.kernels[0].ast, &Target::CUDA).expect("compiles");
+    let accs = program.instructions.iter().filter(|u| u.op() == Op::DefineAcc).count();
+    assert_eq!(accs, 16, "one accumulator per output of the 4x4 tile, none compensating");
+}
