@@ -8,7 +8,7 @@
 
 use crate::opt::Kernel;
 use kiln_uop::{Arg, DType, Op, UOp};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Lanes of a 16-byte vector access of `dtype`, for the types that have one.
 pub(crate) fn lanes(dtype: DType) -> Option<i64> {
@@ -64,33 +64,48 @@ fn aligned(terms: &[(UOp, i64)], n: i64) -> bool {
 /// Accesses of one buffer at one base under one gate, by constant offset.
 type Runs = HashMap<(UOp, Vec<(UOp, i64)>, Option<UOp>), HashMap<i64, UOp>>;
 
-/// Offsets `c` (multiples of `n`) at which `c..c + n` are all present, with those accesses in order.
-fn full_runs(by_offset: &HashMap<i64, UOp>, n: i64) -> Vec<Vec<UOp>> {
-    let mut starts: Vec<i64> = by_offset.keys().copied().filter(|c| c.rem_euclid(n) == 0).collect();
-    starts.sort_unstable();
-    starts
-        .into_iter()
-        .filter_map(|c| (c..c + n).map(|o| by_offset.get(&o).cloned()).collect::<Option<Vec<UOp>>>())
-        .collect()
+/// The smallest vector the renderer writes (four lanes: 16 bytes of f32, 8 of f16).
+const MIN_LANES: i64 = 4;
+
+/// Runs of consecutive accesses at an aligned `base`, widest first: `n` lanes where `c..c + n` are
+/// all present (`c` and the base multiples of `n`), then halves of `n` down to [`MIN_LANES`] from what
+/// is left. Each run lists its accesses in order.
+fn full_runs(base: &[(UOp, i64)], by_offset: &HashMap<i64, UOp>, n: i64) -> Vec<Vec<UOp>> {
+    let mut taken: HashSet<i64> = HashSet::new();
+    let mut runs = Vec::new();
+    let mut width = n;
+    while width >= MIN_LANES {
+        if aligned(base, width) {
+            let mut starts: Vec<i64> = by_offset.keys().copied().filter(|c| c.rem_euclid(width) == 0).collect();
+            starts.sort_unstable();
+            for c in starts {
+                if (c..c + width).all(|o| by_offset.contains_key(&o) && !taken.contains(&o)) {
+                    taken.extend(c..c + width);
+                    runs.push((c..c + width).map(|o| by_offset[&o].clone()).collect());
+                }
+            }
+        }
+        width /= 2;
+    }
+    runs
 }
 
 /// The kernel with runs of consecutive, aligned loads and stores made vector accesses.
 pub(crate) fn vectorize(k: &Kernel) -> Kernel {
     let mut loads: Runs = HashMap::new();
     for u in k.sink.toposort() {
-        if u.op() == Op::Load && u.src()[0].op() == Op::DefineGlobal && *u.arg() == Arg::None {
-            if let Some(n) = lanes(u.dtype()) {
-                let (base, c) = linear(&u.src()[1]);
-                if aligned(&base, n) {
-                    loads.entry((u.src()[0].clone(), base, u.src().get(2).cloned())).or_default().insert(c, u);
-                }
+        let global = u.op() == Op::Load && u.src()[0].op() == Op::DefineGlobal && *u.arg() == Arg::None;
+        if global && lanes(u.dtype()).is_some() {
+            let (base, c) = linear(&u.src()[1]);
+            if aligned(&base, MIN_LANES) {
+                loads.entry((u.src()[0].clone(), base, u.src().get(2).cloned())).or_default().insert(c, u);
             }
         }
     }
     let mut replace: HashMap<UOp, UOp> = HashMap::new();
-    for ((buffer, _, gate), by_offset) in &loads {
+    for ((buffer, base, gate), by_offset) in &loads {
         let n = lanes(buffer.dtype()).unwrap_or(1);
-        for run in full_runs(by_offset, n) {
+        for run in full_runs(base, by_offset, n) {
             let mut src = vec![buffer.clone(), run[0].src()[1].clone()];
             src.extend(gate.clone());
             let vector = UOp::new(Op::Load, run[0].dtype(), src, Arg::Lanes(run.len()));
@@ -104,17 +119,17 @@ pub(crate) fn vectorize(k: &Kernel) -> Kernel {
     let mut runs: Runs = HashMap::new();
     for s in &stores {
         let buffer = &s.src()[0];
-        if let Some(n) = lanes(buffer.dtype()) {
+        if lanes(buffer.dtype()).is_some() {
             let (base, c) = linear(&s.src()[1]);
-            if aligned(&base, n) {
+            if aligned(&base, MIN_LANES) {
                 runs.entry((buffer.clone(), base, s.src().get(3).cloned())).or_default().insert(c, s.clone());
             }
         }
     }
     let mut merged: HashMap<UOp, Option<UOp>> = HashMap::new();
-    for ((buffer, _, gate), by_offset) in &runs {
+    for ((buffer, base, gate), by_offset) in &runs {
         let n = lanes(buffer.dtype()).unwrap_or(1);
-        for run in full_runs(by_offset, n) {
+        for run in full_runs(base, by_offset, n) {
             let lanes: Vec<UOp> = run.iter().map(|s| s.src()[2].clone()).collect();
             let value = UOp::new(Op::Vectorize, lanes[0].dtype(), lanes, Arg::None);
             let mut src = vec![buffer.clone(), run[0].src()[1].clone(), value];

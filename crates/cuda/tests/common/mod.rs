@@ -150,6 +150,26 @@ fn matmul() -> Case {
     }
 }
 
+/// A 64^3 matmul of f16 inputs accumulated in f32: its register tiles read four consecutive halves
+/// at once (8-byte vectors, as no run of eight forms).
+fn matmul_f16() -> Case {
+    let n = 64;
+    let a = expand(&reshape(&buffer(1, &[n, n], DType::F16), &[n, 1, n]), &[n, n, n]).cast(DType::F32);
+    let bt = UOp::new(Op::Permute, DType::F16, vec![buffer(2, &[n, n], DType::F16)], Arg::Axes(vec![1, 0]));
+    let b = expand(&reshape(&bt, &[1, n, n]), &[n, n, n]).cast(DType::F32);
+    let out = reshape(&reduce(&a.mul(&b), ReduceOp::Add, &[2]), &[n, n]).cast(DType::F16);
+    Case {
+        name: "matmul_64_f16",
+        inputs: vec![input(1, &[n, n], DType::F16), input(2, &[n, n], DType::F16)],
+        outputs: vec![out],
+        reference: |x| {
+            let n = 64;
+            vec![(0..n * n).map(|ij| (0..n).map(|k| x[0][ij / n * n + k] * x[1][k * n + ij % n]).sum()).collect()]
+        },
+        tolerance: 2e-2,
+    }
+}
+
 fn seed() -> Case {
     let bufs: Vec<UOp> = (1..=4).map(|id| buffer(id, &[257], DType::F32)).collect();
     let ab = bufs[0].add(&bufs[1]);
@@ -204,6 +224,7 @@ pub fn cases() -> Vec<Case> {
         fma_of(1 << 18, DType::F32, "fma_f32_vectors", 1e-6),
         fma_of(1 << 18, DType::F16, "fma_f16_vectors", 2e-3),
         softmax_f16_rows(),
+        matmul_f16(),
     ]
 }
 

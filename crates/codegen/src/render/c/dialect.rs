@@ -108,8 +108,8 @@ impl Dialect {
     }
 
     /// The vector type of `lanes` elements of `dtype` (CUDA only): the built-in 16-byte ones for
-    /// 32-bit elements (lanes `.x` to `.w`), the preamble's 16-byte-aligned structs of eight f16 or
-    /// bf16 (lanes `.v[0]` to `.v[7]`).
+    /// 32-bit elements (lanes `.x` to `.w`), the preamble's aligned structs of eight or four f16 or
+    /// bf16 (lanes `.v[0]` on).
     pub(crate) fn vector_type(self, dtype: DType, lanes: usize) -> Option<&'static str> {
         if self != Dialect::Cuda {
             return None;
@@ -120,6 +120,8 @@ impl Dialect {
             (DType::U32, 4) => Some("uint4"),
             (DType::F16, 8) => Some("kiln_half8"),
             (DType::BF16, 8) => Some("kiln_bfloat8"),
+            (DType::F16, 4) => Some("kiln_half4"),
+            (DType::BF16, 4) => Some("kiln_bfloat4"),
             _ => None,
         }
     }
@@ -127,7 +129,7 @@ impl Dialect {
     /// Lane `lane` of the vector `name` of `dtype`.
     pub(crate) fn lane(self, dtype: DType, name: &str, lane: usize) -> Option<String> {
         match dtype {
-            DType::F16 | DType::BF16 => (lane < 8).then(|| format!("{name}.v[{lane}]")),
+            DType::F16 | DType::BF16 => Some(format!("{name}.v[{lane}]")),
             _ => ["x", "y", "z", "w"].get(lane).map(|field| format!("{name}.{field}")),
         }
     }
@@ -194,18 +196,21 @@ impl Dialect {
                 if uses(DType::BF16) {
                     s.push_str("#include <cuda_bf16.h>\n");
                 }
-                let vectors = |d: DType| {
-                    program
-                        .instructions
-                        .iter()
-                        .any(|u| u.op() == Op::Load && u.dtype() == d && matches!(u.arg(), Arg::Lanes(_)))
-                        || program.instructions.iter().any(|u| u.op() == Op::Vectorize && u.dtype() == d)
+                let vectors = |d: DType, n: usize| {
+                    program.instructions.iter().any(|u| {
+                        (u.op() == Op::Load && u.dtype() == d && *u.arg() == Arg::Lanes(n))
+                            || (u.op() == Op::Vectorize && u.dtype() == d && u.src().len() == n)
+                    })
                 };
-                if vectors(DType::F16) {
-                    s.push_str("struct __align__(16) kiln_half8 { half v[8]; };\n");
-                }
-                if vectors(DType::BF16) {
-                    s.push_str("struct __align__(16) kiln_bfloat8 { __nv_bfloat16 v[8]; };\n");
+                for (d, name, element) in
+                    [(DType::F16, "kiln_half", "half"), (DType::BF16, "kiln_bfloat", "__nv_bfloat16")]
+                {
+                    for n in [8, 4] {
+                        if vectors(d, n) {
+                            let align = n * 2;
+                            s.push_str(&format!("struct __align__({align}) {name}{n} {{ {element} v[{n}]; }};\n"));
+                        }
+                    }
                 }
                 s
             }
