@@ -89,7 +89,7 @@ fn valid_opts(ast: &UOp, wish: &[(u8, usize, usize)], device: &Arc<dyn Device>) 
     let mut kernel = lower(ast).expect("lowers");
     let mut opts = Vec::new();
     for &(kind, axis, amt) in wish {
-        let opt = match kind % 8 {
+        let opt = match kind % 9 {
             0 => OptOp::Upcast { axis, amt },
             1 => OptOp::Unroll { axis, amt },
             2 => OptOp::Local { axis, amt },
@@ -97,7 +97,8 @@ fn valid_opts(ast: &UOp, wish: &[(u8, usize, usize)], device: &Arc<dyn Device>) 
             4 => OptOp::GroupTop { axis, amt },
             5 => OptOp::Swap { a: axis, b: amt % 4 },
             6 => OptOp::NoLocals,
-            _ => OptOp::PadTo { axis, amt },
+            7 => OptOp::PadTo { axis, amt },
+            _ => OptOp::Thread { axis, amt },
         };
         if let Ok(next) = kernel.apply_opt(opt, &caps) {
             kernel = next;
@@ -151,7 +152,7 @@ proptest! {
 
     #[test]
     fn random_opts_match_the_unoptimised_kernel(
-        wish in prop::collection::vec((0u8..8, 0usize..5, prop::sample::select(vec![2usize, 3, 4, 5, 8, 16, 32])), 0..5),
+        wish in prop::collection::vec((0u8..9, 0usize..5, prop::sample::select(vec![2usize, 3, 4, 5, 8, 16, 32])), 0..5),
     ) {
         for device in devices() {
             let device = Arc::clone(device.runtime());
@@ -242,6 +243,30 @@ fn pad_to_keeps_results() {
                     "{name} with {flat:?} on {}: {g} vs {w}",
                     device.name()
                 );
+            }
+        }
+    }
+}
+
+/// `Thread` (CPU only) cuts an output axis into contiguous chunks run as the kernel's parallel loop:
+/// it applies to every program with an output axis it divides on the CPU, is refused where the device
+/// has blocks, and keeps the results.
+#[test]
+fn thread_keeps_results() {
+    for device in devices() {
+        let device = Arc::clone(device.runtime());
+        let cpu = !device.target().caps.has_local;
+        for (name, out, inputs) in programs() {
+            if name == "full_sum" {
+                continue;
+            }
+            let wish: &[(u8, usize, usize)] = &[(8, 0, 4), (8, 0, 2)];
+            let (want, _) = run(&device, &out, &inputs, &|_| Vec::new());
+            let (got, opts) = run(&device, &out, &inputs, &|ast| valid_opts(ast, wish, &device));
+            let flat: Vec<OptOp> = opts.concat();
+            assert_eq!(flat.iter().any(|o| matches!(o, OptOp::Thread { .. })), cpu, "{name}: {flat:?}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{name} with {flat:?}: {g} vs {w}");
             }
         }
     }

@@ -65,7 +65,13 @@ pub(crate) fn linearize(placed: &Placed) -> Result<Program, CodegenError> {
         lin.emit(guard)?;
         lin.push(UOp::new(Op::If, DType::Void, vec![guard.clone()], Arg::None));
     }
-    let loops: Vec<UOp> = kernel.axes.iter().filter(|r| range_kind(r) == Some(RangeKind::Global)).cloned().collect();
+    // Output loops, a thread axis (CPU) first: the outermost loop is the one cut across cores.
+    let loops: Vec<UOp> = kernel
+        .axes
+        .iter()
+        .filter(|r| matches!(range_kind(r), Some(RangeKind::Thread | RangeKind::Global)))
+        .cloned()
+        .collect();
     for r in &loops {
         let opened = lin.ranges_of(r);
         lin.open.extend(opened);

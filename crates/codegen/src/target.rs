@@ -44,6 +44,8 @@ pub struct Caps {
     /// `float4`; SPIR-V reads arrays of scalars and the C compiler vectorises loops itself), so an
     /// upcast of a contiguous axis pays.
     pub vector_loads: bool,
+    /// CPU threads a kernel's outermost loop is cut across (1 where the device has blocks instead).
+    pub threads: u32,
 }
 
 impl Caps {
@@ -56,6 +58,7 @@ impl Caps {
         shared_bytes: 0,
         flat_local: 1,
         vector_loads: false,
+        threads: 1,
     };
 }
 
@@ -83,6 +86,7 @@ impl Target {
             shared_bytes: 48 * 1024,
             flat_local: 256,
             vector_loads: true,
+            threads: 1,
         },
     };
     /// A Vulkan target with the limits every Vulkan device guarantees (devices report their own).
@@ -96,6 +100,7 @@ impl Target {
             shared_bytes: 16 * 1024,
             flat_local: 128,
             vector_loads: false,
+            threads: 1,
         },
     };
 }

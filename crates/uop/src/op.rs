@@ -218,6 +218,9 @@ impl ReduceOp {
 /// What a `Range` is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RangeKind {
+    /// The CPU's threads: the outermost loop, cut into one chunk per core (a CPU kernel's only
+    /// parallel loop when it has one).
+    Thread,
     /// An output dimension (becomes a block index, a flat thread index, or a parallel loop on the CPU).
     Global,
     /// An output dimension split across the threads of a block (GPU only).

@@ -287,6 +287,7 @@ impl Device for VulkanDevice {
                 shared_bytes: limits.max_compute_shared_memory_size,
                 flat_local: Target::VULKAN.caps.flat_local.min(total),
                 vector_loads: Target::VULKAN.caps.vector_loads,
+                threads: 1,
             },
             ..Target::VULKAN
         }

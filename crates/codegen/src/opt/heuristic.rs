@@ -147,6 +147,24 @@ fn unroll_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) {
     }
 }
 
+/// CPU threads for a kernel whose outermost loop is too short to give every core work (fewer
+/// iterations than threads): the longest output axis is cut into one contiguous chunk per thread.
+fn thread_outputs(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) {
+    let threads = caps.threads as usize;
+    let globals = k.axes_of(RangeKind::Global);
+    let Some(&first) = globals.first() else { return };
+    if caps.has_local || threads < 2 || range_size(&k.axes[first]) >= threads {
+        return;
+    }
+    let Some(&axis) = globals.iter().max_by_key(|&&a| range_size(&k.axes[a])) else { return };
+    let size = range_size(&k.axes[axis]);
+    if let Some(amt) = (2..=threads).rev().find(|&t| size.is_multiple_of(t) && size / t >= 2) {
+        if amt > range_size(&k.axes[first]) {
+            try_opt(k, opts, OptOp::Thread { axis, amt }, caps);
+        }
+    }
+}
+
 /// The kernel with the opts the rules chose, and those opts in order.
 pub fn hand_coded_optimizations(kernel: &Kernel, caps: &Caps) -> (Kernel, Vec<OptOp>) {
     let mut k = kernel.clone();
@@ -162,5 +180,6 @@ pub fn hand_coded_optimizations(kernel: &Kernel, caps: &Caps) -> (Kernel, Vec<Op
     } else {
         unroll_reduce(&mut k, &mut opts, caps);
     }
+    thread_outputs(&mut k, &mut opts, caps);
     (k, opts)
 }

@@ -1,5 +1,5 @@
 //! `Kernel`: a lowered kernel and its ordered axes. Every loop or thread dimension is a `RANGE` with a
-//! `RangeKind`; `axes` lists them output kinds first (global, local), then reduce kinds, then the
+//! `RangeKind`; `axes` lists them output kinds first (thread, global, local), then reduce kinds, then the
 //! expanded ones (upcast, unroll), which is the order `OptOp` axis numbers refer to.
 
 use kiln_uop::{Arg, Op, RangeKind, UOp};
@@ -25,12 +25,13 @@ pub struct Kernel {
 /// Axis order: output kinds first, expanded kinds last.
 pub(crate) fn kind_order(kind: RangeKind) -> u8 {
     match kind {
-        RangeKind::Global => 0,
-        RangeKind::Local => 1,
-        RangeKind::Reduce => 2,
-        RangeKind::GroupReduce => 3,
-        RangeKind::Upcast => 4,
-        RangeKind::Unroll => 5,
+        RangeKind::Thread => 0,
+        RangeKind::Global => 1,
+        RangeKind::Local => 2,
+        RangeKind::Reduce => 3,
+        RangeKind::GroupReduce => 4,
+        RangeKind::Upcast => 5,
+        RangeKind::Unroll => 6,
     }
 }
 

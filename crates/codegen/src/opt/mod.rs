@@ -1,5 +1,5 @@
 //! Kernel optimisations: the kernel's ordered axes (`Kernel`), the `OptOp`s that split them
-//! (`shift.rs`: upcast, unroll, local, group, swap, no locals, pad to), and the hand-coded heuristics that choose them
+//! (`shift.rs`: upcast, unroll, local, group, swap, no locals, pad to, thread), and the hand-coded heuristics that choose them
 //! (`heuristic.rs`).
 
 mod heuristic;
@@ -32,6 +32,9 @@ pub enum OptOp {
     Swap { a: usize, b: usize },
     /// Use no local dimension: blocks of one thread, and no `Local` or `Group` opt after it.
     NoLocals,
+    /// Split an output `axis` into `amt` contiguous chunks run by the CPU's threads (the kernel's
+    /// parallel loop becomes those chunks). CPU only; one per kernel.
+    Thread { axis: usize, amt: usize },
     /// Use tensor core `kind` of the device table on `axis` (not implemented yet: rejected).
     TensorCore { axis: usize, kind: usize },
 }

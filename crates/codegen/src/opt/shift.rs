@@ -6,7 +6,9 @@
 //! output axes (their order decides the grid's x/y/z and the loop nesting); `NoLocals` gives the kernel
 //! blocks of one thread and forbids later local and group opts; `PadTo` lengthens an output or reduce
 //! axis to a multiple of `amt` (at most doubling it), gating the loads and stores past its end and
-//! giving its reductions their identity there. `TensorCore` is rejected as not implemented.
+//! giving its reductions their identity there; `Thread` (CPU) splits an output axis into contiguous
+//! chunks, one per thread, as the kernel's outermost (parallel) loop. `TensorCore` is rejected as not
+//! implemented.
 
 use super::kernel::{range_kind, range_size, Kernel};
 use super::OptOp;
@@ -72,6 +74,24 @@ impl Kernel {
                 k.sink = pad_range(&self.sink, r, &wide, size);
                 k.axes[axis] = wide;
                 return Ok(k);
+            }
+            OptOp::Thread { axis, amt } => {
+                if caps.has_local {
+                    return Err(invalid("threads split CPU loops; this device has blocks of threads".into()));
+                }
+                if !self.axes_of(RangeKind::Thread).is_empty() {
+                    return Err(invalid("the kernel already has a thread axis".into()));
+                }
+                if kind_of(axis)? != RangeKind::Global {
+                    return Err(invalid(format!("axis {axis} is not an output axis")));
+                }
+                let r = &self.axes[axis];
+                let size = range_size(r);
+                if amt < 2 || !size.is_multiple_of(amt) {
+                    return Err(invalid(format!("{amt} does not split axis {axis} of size {size}")));
+                }
+                // Each thread takes one contiguous chunk (`thread * size/amt + rest`).
+                return Ok(self.shift_to(r, amt, RangeKind::Thread, true));
             }
             OptOp::Local { .. } | OptOp::Group { .. } | OptOp::GroupTop { .. } if self.no_locals => {
                 return Err(invalid("the kernel uses no locals (NoLocals)".into()));

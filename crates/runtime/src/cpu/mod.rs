@@ -7,7 +7,7 @@ mod launch;
 use crate::device::{check_copy, check_launch_args, source_text, CompiledKernel, Device, RawBuffer};
 use crate::error::RuntimeError;
 use crate::recycle::Recycler;
-use kiln_codegen::{Program, Source, Target};
+use kiln_codegen::{Caps, Program, Source, Target};
 use std::alloc::Layout;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -58,7 +58,9 @@ impl Device for CpuDevice {
     }
 
     fn target(&self) -> Target {
-        Target::CPU
+        // The pool's threads, so the heuristics can give a kernel with a short outer loop a thread axis.
+        let threads = u32::try_from(rayon::current_num_threads()).unwrap_or(u32::MAX);
+        Target { caps: Caps { threads, ..Target::CPU.caps }, ..Target::CPU }
     }
 
     fn alloc(&self, bytes: usize) -> Result<RawBuffer, RuntimeError> {

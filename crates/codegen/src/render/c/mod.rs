@@ -24,7 +24,11 @@ pub(crate) fn render(program: &Program, dialect: Dialect) -> Result<String, Code
     };
     r.parallel_loop = (dialect == Dialect::C)
         .then(|| {
-            program.instructions.iter().find(|u| matches!(u.arg(), Arg::Range { kind: RangeKind::Global, .. })).cloned()
+            program
+                .instructions
+                .iter()
+                .find(|u| matches!(u.arg(), Arg::Range { kind: RangeKind::Thread | RangeKind::Global, .. }))
+                .cloned()
         })
         .flatten();
     for u in &program.instructions {
