@@ -84,25 +84,32 @@ fn row_sum(dtype: DType, name: &'static str, tolerance: f64) -> Case {
     }
 }
 
-fn softmax() -> Case {
-    let x = buffer(1, &[4, 40], DType::F32);
-    let m = expand(&reduce(&x, ReduceOp::Max, &[1]), &[4, 40]);
+/// Softmax over the rows of `x` (`rows` x `n`, f32) as the frontend builds it.
+fn softmax_graph(x: &UOp, rows: usize, n: usize) -> UOp {
+    let m = expand(&reduce(x, ReduceOp::Max, &[1]), &[rows, n]);
     let e = exp(&x.sub(&m));
-    let s = expand(&reduce(&e, ReduceOp::Add, &[1]), &[4, 40]);
+    let s = expand(&reduce(&e, ReduceOp::Add, &[1]), &[rows, n]);
+    e.fdiv(&s)
+}
+
+/// The f64 softmax of rows of `N`.
+fn softmax_reference<const N: usize>(x: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    vec![x[0]
+        .chunks(N)
+        .flat_map(|r| {
+            let m = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let s: f64 = r.iter().map(|v| (v - m).exp()).sum();
+            r.iter().map(move |v| (v - m).exp() / s).collect::<Vec<_>>()
+        })
+        .collect()]
+}
+
+fn softmax() -> Case {
     Case {
         name: "softmax",
         inputs: vec![input(1, &[4, 40], DType::F32)],
-        outputs: vec![e.fdiv(&s)],
-        reference: |x| {
-            vec![x[0]
-                .chunks(40)
-                .flat_map(|r| {
-                    let m = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let s: f64 = r.iter().map(|v| (v - m).exp()).sum();
-                    r.iter().map(move |v| (v - m).exp() / s).collect::<Vec<_>>()
-                })
-                .collect()]
-        },
+        outputs: vec![softmax_graph(&buffer(1, &[4, 40], DType::F32), 4, 40)],
+        reference: softmax_reference::<40>,
         tolerance: 1e-5,
     }
 }
@@ -132,42 +139,33 @@ fn layernorm() -> Case {
     }
 }
 
-fn matmul() -> Case {
+/// A 64^3 matmul of `dtype` inputs, accumulated in f32, stored as `dtype`.
+fn matmul_of(dtype: DType, name: &'static str, tolerance: f64) -> Case {
     let n = 64;
-    let a = expand(&reshape(&buffer(1, &[n, n], DType::F32), &[n, 1, n]), &[n, n, n]);
-    let bt = UOp::new(Op::Permute, DType::F32, vec![buffer(2, &[n, n], DType::F32)], Arg::Axes(vec![1, 0]));
-    let b = expand(&reshape(&bt, &[1, n, n]), &[n, n, n]);
-    let out = reshape(&reduce(&a.mul(&b), ReduceOp::Add, &[2]), &[n, n]);
+    let a = expand(&reshape(&buffer(1, &[n, n], dtype), &[n, 1, n]), &[n, n, n]).cast(DType::F32);
+    let bt = UOp::new(Op::Permute, dtype, vec![buffer(2, &[n, n], dtype)], Arg::Axes(vec![1, 0]));
+    let b = expand(&reshape(&bt, &[1, n, n]), &[n, n, n]).cast(DType::F32);
+    let out = reshape(&reduce(&a.mul(&b), ReduceOp::Add, &[2]), &[n, n]).cast(dtype);
     Case {
-        name: "matmul_64",
-        inputs: vec![input(1, &[n, n], DType::F32), input(2, &[n, n], DType::F32)],
+        name,
+        inputs: vec![input(1, &[n, n], dtype), input(2, &[n, n], dtype)],
         outputs: vec![out],
         reference: |x| {
             let n = 64;
             vec![(0..n * n).map(|ij| (0..n).map(|k| x[0][ij / n * n + k] * x[1][k * n + ij % n]).sum()).collect()]
         },
-        tolerance: 1e-4,
+        tolerance,
     }
 }
 
-/// A 64^3 matmul of f16 inputs accumulated in f32: its register tiles read four consecutive halves
-/// at once (8-byte vectors, as no run of eight forms).
+fn matmul() -> Case {
+    matmul_of(DType::F32, "matmul_64", 1e-4)
+}
+
+/// f16 inputs: the register tiles read four consecutive halves at once (8-byte vectors, as no run of
+/// eight forms).
 fn matmul_f16() -> Case {
-    let n = 64;
-    let a = expand(&reshape(&buffer(1, &[n, n], DType::F16), &[n, 1, n]), &[n, n, n]).cast(DType::F32);
-    let bt = UOp::new(Op::Permute, DType::F16, vec![buffer(2, &[n, n], DType::F16)], Arg::Axes(vec![1, 0]));
-    let b = expand(&reshape(&bt, &[1, n, n]), &[n, n, n]).cast(DType::F32);
-    let out = reshape(&reduce(&a.mul(&b), ReduceOp::Add, &[2]), &[n, n]).cast(DType::F16);
-    Case {
-        name: "matmul_64_f16",
-        inputs: vec![input(1, &[n, n], DType::F16), input(2, &[n, n], DType::F16)],
-        outputs: vec![out],
-        reference: |x| {
-            let n = 64;
-            vec![(0..n * n).map(|ij| (0..n).map(|k| x[0][ij / n * n + k] * x[1][k * n + ij % n]).sum()).collect()]
-        },
-        tolerance: 2e-2,
-    }
+    matmul_of(DType::F16, "matmul_64_f16", 2e-2)
 }
 
 fn seed() -> Case {
@@ -228,28 +226,16 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// Softmax over f16 rows long enough to be grouped: each thread reads four consecutive halves at once
-/// (one 8-byte load), and the elementwise kernel stores four at once.
+/// Softmax over f16 rows long enough to be grouped: each thread reads eight consecutive halves at once
+/// (one 16-byte load), and the elementwise kernel stores eight at once.
 fn softmax_f16_rows() -> Case {
     let (rows, n) = (256, 1024);
     let x = buffer(1, &[rows, n], DType::F16).cast(DType::F32);
-    let m = expand(&reduce(&x, ReduceOp::Max, &[1]), &[rows, n]);
-    let e = exp(&x.sub(&m));
-    let s = expand(&reduce(&e, ReduceOp::Add, &[1]), &[rows, n]);
     Case {
         name: "softmax_f16_vectors",
         inputs: vec![input(1, &[rows, n], DType::F16)],
-        outputs: vec![e.fdiv(&s).cast(DType::F16)],
-        reference: |x| {
-            vec![x[0]
-                .chunks(1024)
-                .flat_map(|r| {
-                    let m = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let s: f64 = r.iter().map(|v| (v - m).exp()).sum();
-                    r.iter().map(move |v| (v - m).exp() / s).collect::<Vec<_>>()
-                })
-                .collect()]
-        },
+        outputs: vec![softmax_graph(&x, rows, n).cast(DType::F16)],
+        reference: softmax_reference::<1024>,
         tolerance: 2e-3,
     }
 }
