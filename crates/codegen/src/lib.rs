@@ -56,7 +56,7 @@ fn finish(kernel: &Kernel, opts: Vec<OptOp>, target: &Target) -> Result<(Program
     let grouped = late::group_reduce(&expanded);
     let grouped = if target.caps.vector_loads { late::vectorize(&grouped) } else { grouped };
     let placed = late::gpudims(&grouped, &target.caps)?;
-    let mut program = linearize::linearize(&placed)?;
+    let mut program = linearize::linearize(&placed, !kernel.reduces().is_empty())?;
     program.opts = opts;
     let source = render(&program, target.dialect)?;
     Ok((program, source))

@@ -41,8 +41,9 @@ fn summands(body: &UOp) -> i64 {
     }
 }
 
-/// Orders a placed kernel into a [`Program`].
-pub(crate) fn linearize(placed: &Placed) -> Result<Program, CodegenError> {
+/// Orders a placed kernel into a [`Program`], named `r_...` when `reduced` (the kernel reduced before
+/// unrolls and groups may have dissolved its `REDUCE`s), else `E_...`.
+pub(crate) fn linearize(placed: &Placed, reduced: bool) -> Result<Program, CodegenError> {
     let kernel = &placed.kernel;
     let nodes = kernel.sink.toposort();
     let reduces: Vec<UOp> = nodes.iter().filter(|u| u.op() == Op::Reduce).cloned().collect();
@@ -91,11 +92,9 @@ pub(crate) fn linearize(placed: &Placed) -> Result<Program, CodegenError> {
         let (lo, hi) = u.bounds();
         lo >= i64::from(i32::MIN) && hi <= i64::from(i32::MAX)
     }) && global_size < i32::MAX as usize;
-    // A reduction fully split across a block's threads leaves no REDUCE, only its barriers.
-    let has_reduce = !lin.reduces.is_empty() || nodes.iter().any(|u| u.op() == Op::Barrier);
     let dims: Vec<String> = kernel.output_shape.iter().map(ToString::to_string).collect();
     let name =
-        format!("{}_{}", if has_reduce { "r" } else { "E" }, if dims.is_empty() { "1".into() } else { dims.join("_") });
+        format!("{}_{}", if reduced { "r" } else { "E" }, if dims.is_empty() { "1".into() } else { dims.join("_") });
     let launch = placed.launch;
     let threads = launch.global.iter().chain(&launch.local).map(|&d| d as usize).product();
     let flops = estimate_flops(&lin.out, threads);
