@@ -105,11 +105,6 @@ impl VulkanDevice {
         self.ctx.properties.device_type == vk::PhysicalDeviceType::CPU
     }
 
-    #[cfg(test)]
-    pub(crate) fn context(&self) -> &Context {
-        &self.ctx
-    }
-
     /// `maxStorageBufferRange`: the most bytes one kernel parameter may span.
     pub fn max_storage_buffer_range(&self) -> u64 {
         u64::from(self.ctx.limits().max_storage_buffer_range)
