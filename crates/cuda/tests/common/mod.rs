@@ -1,8 +1,11 @@
 //! The fixed set of tensor programs the CUDA tests render, compile and run: each is a UOp graph over
 //! input buffers, with deterministic input data and a plain-Rust reference of its outputs.
-//! Shared by `kernels.rs` (snapshots, NVRTC) and `gpu.rs` (runs on a GPU).
+//! Shared by `kernels.rs` (snapshots, NVRTC), `gpu.rs` (runs on a GPU) and the Vulkan crate's
+//! `vulkan.rs`; `checks` holds the device checks both GPU binaries run.
 // Each test binary uses part of this module (the snapshot test never runs the references).
 #![allow(dead_code)]
+
+pub mod checks;
 
 use kiln_uop::{Arg, ConstValue, DType, Op, ReduceOp, UOp};
 
