@@ -40,10 +40,12 @@ pub struct Caps {
     /// Threads per block of a kernel whose axes name no local dimension (its outputs are numbered
     /// flat across blocks of this size).
     pub flat_local: u32,
-    /// Runs of consecutive, aligned loads and stores become vector accesses (the CUDA renderer's
-    /// `float4`; SPIR-V reads arrays of scalars and the C compiler vectorises loops itself), so an
-    /// upcast of a contiguous axis pays.
+    /// Runs of consecutive, aligned loads and stores become vector accesses (`float4` in CUDA, `vec4`
+    /// in SPIR-V; the C compiler vectorises loops itself), so an upcast of a contiguous axis pays.
     pub vector_loads: bool,
+    /// 16-bit elements (f16, bf16) load eight to a vector too (CUDA); SPIR-V stores them as `u16`
+    /// and keeps them scalar.
+    pub vector_halves: bool,
     /// CPU threads a kernel's outermost loop is cut across (1 where the device has blocks instead).
     pub threads: u32,
 }
@@ -58,6 +60,7 @@ impl Caps {
         shared_bytes: 0,
         flat_local: 1,
         vector_loads: false,
+        vector_halves: false,
         threads: 1,
     };
 }
@@ -86,6 +89,7 @@ impl Target {
             shared_bytes: 48 * 1024,
             flat_local: 256,
             vector_loads: true,
+            vector_halves: true,
             threads: 1,
         },
     };
@@ -99,7 +103,8 @@ impl Target {
             max_groups: [65_535, 65_535, 65_535],
             shared_bytes: 16 * 1024,
             flat_local: 128,
-            vector_loads: false,
+            vector_loads: true,
+            vector_halves: false,
             threads: 1,
         },
     };

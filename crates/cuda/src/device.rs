@@ -367,6 +367,7 @@ fn device_caps(ctx: &CudaContext) -> Result<Caps, DriverError> {
         shared_bytes: get(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?.min(48 * 1024),
         flat_local: Target::CUDA.caps.flat_local,
         vector_loads: Target::CUDA.caps.vector_loads,
+        vector_halves: Target::CUDA.caps.vector_halves,
         threads: 1,
     })
 }

@@ -282,6 +282,7 @@ impl Device for VulkanDevice {
                 shared_bytes: limits.max_compute_shared_memory_size,
                 flat_local: Target::VULKAN.caps.flat_local.min(total),
                 vector_loads: Target::VULKAN.caps.vector_loads,
+                vector_halves: Target::VULKAN.caps.vector_halves,
                 threads: 1,
             },
             ..Target::VULKAN

@@ -4,17 +4,19 @@
 //! the vector is aligned, as buffers start on 256-byte boundaries) and `c` is a multiple of `n`, they
 //! become one `LOAD` of `n`
 //! lanes read through `GEP`s; stores alike become one `STORE` of a `VECTORIZE`. Fewer, wider memory
-//! instructions of 16 bytes (four f32, eight f16 or bf16).
+//! instructions of 16 bytes (four f32, eight f16 or bf16 where the device's caps allow).
 
 use crate::opt::Kernel;
+use crate::target::Caps;
 use kiln_uop::{Arg, DType, Op, UOp};
 use std::collections::{HashMap, HashSet};
 
-/// Lanes of a 16-byte vector access of `dtype`, for the types that have one.
-pub(crate) fn lanes(dtype: DType) -> Option<i64> {
+/// Lanes of a 16-byte vector access of `dtype` on a device with `caps`, for the types that have one.
+pub(crate) fn lanes(dtype: DType, caps: &Caps) -> Option<i64> {
     match dtype {
+        _ if !caps.vector_loads => None,
         DType::F32 | DType::I32 | DType::U32 => Some(4),
-        DType::F16 | DType::BF16 => Some(8),
+        DType::F16 | DType::BF16 if caps.vector_halves => Some(8),
         _ => None,
     }
 }
@@ -91,11 +93,11 @@ fn full_runs(base: &[(UOp, i64)], by_offset: &HashMap<i64, UOp>, n: i64) -> Vec<
 }
 
 /// The kernel with runs of consecutive, aligned loads and stores made vector accesses.
-pub(crate) fn vectorize(k: &Kernel) -> Kernel {
+pub(crate) fn vectorize(k: &Kernel, caps: &Caps) -> Kernel {
     let mut loads: Runs = HashMap::new();
     for u in k.sink.toposort() {
         let global = u.op() == Op::Load && u.src()[0].op() == Op::DefineGlobal && *u.arg() == Arg::None;
-        if global && lanes(u.dtype()).is_some() {
+        if global && lanes(u.dtype(), caps).is_some() {
             let (base, c) = linear(&u.src()[1]);
             if aligned(&base, MIN_LANES) {
                 loads.entry((u.src()[0].clone(), base, u.src().get(2).cloned())).or_default().insert(c, u);
@@ -104,7 +106,7 @@ pub(crate) fn vectorize(k: &Kernel) -> Kernel {
     }
     let mut replace: HashMap<UOp, UOp> = HashMap::new();
     for ((buffer, base, gate), by_offset) in &loads {
-        let n = lanes(buffer.dtype()).unwrap_or(1);
+        let n = lanes(buffer.dtype(), caps).unwrap_or(1);
         for run in full_runs(base, by_offset, n) {
             let mut src = vec![buffer.clone(), run[0].src()[1].clone()];
             src.extend(gate.clone());
@@ -119,7 +121,7 @@ pub(crate) fn vectorize(k: &Kernel) -> Kernel {
     let mut runs: Runs = HashMap::new();
     for s in &stores {
         let buffer = &s.src()[0];
-        if lanes(buffer.dtype()).is_some() {
+        if lanes(buffer.dtype(), caps).is_some() {
             let (base, c) = linear(&s.src()[1]);
             if aligned(&base, MIN_LANES) {
                 runs.entry((buffer.clone(), base, s.src().get(3).cloned())).or_default().insert(c, s.clone());
@@ -128,7 +130,7 @@ pub(crate) fn vectorize(k: &Kernel) -> Kernel {
     }
     let mut merged: HashMap<UOp, Option<UOp>> = HashMap::new();
     for ((buffer, base, gate), by_offset) in &runs {
-        let n = lanes(buffer.dtype()).unwrap_or(1);
+        let n = lanes(buffer.dtype(), caps).unwrap_or(1);
         for run in full_runs(base, by_offset, n) {
             let lanes: Vec<UOp> = run.iter().map(|s| s.src()[2].clone()).collect();
             let value = UOp::new(Op::Vectorize, lanes[0].dtype(), lanes, Arg::None);

@@ -49,9 +49,10 @@ fn group_long_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) -> bool
         // Where loads become vectors, each thread first takes one 16-byte vector of consecutive
         // elements and the group splits what remains; undone if no group then fits.
         let (before, applied) = (k.clone(), opts.len());
-        let width = vector_width(k);
-        if caps.vector_loads && length.is_multiple_of(width) && length / width >= 64 {
-            try_opt(k, opts, OptOp::Unroll { axis, amt: width }, caps);
+        if let Some(width) = vector_width(k, caps) {
+            if length.is_multiple_of(width) && length / width >= 64 {
+                try_opt(k, opts, OptOp::Unroll { axis, amt: width }, caps);
+            }
         }
         if GROUP_SIZES.iter().any(|&amt| try_opt(k, opts, OptOp::Group { axis, amt }, caps)) {
             return true;
@@ -76,20 +77,23 @@ fn group_long_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) -> bool
 /// Enough outputs that a quarter of them still fills a large GPU with threads.
 const MANY_OUTPUTS: usize = 1 << 18;
 
-/// Elements of one 16-byte vector of the kernel's narrowest vectorisable buffer type (4 for f32, 8
-/// for f16 and bf16).
-fn vector_width(k: &Kernel) -> usize {
-    k.globals.iter().filter_map(|g| vector_lanes(g.dtype())).max().map_or(4, |n| n as usize)
+/// Elements of one 16-byte vector of the kernel's narrowest buffer type (4 for f32, 8 for f16 and
+/// bf16 where the device vectorises them);
+/// `None` unless every buffer of the kernel has vectors on this device (a kernel whose main buffer
+/// stays scalar keeps the access pattern that coalesces scalar loads).
+fn vector_width(k: &Kernel, caps: &Caps) -> Option<usize> {
+    let lanes: Option<Vec<i64>> = k.globals.iter().map(|g| vector_lanes(g.dtype(), caps)).collect();
+    lanes?.into_iter().max().map(|n| n as usize)
 }
 
 /// Vector accesses for elementwise work: each thread computes one vector's worth of consecutive
 /// outputs of the last axis, so its loads and its store of contiguous buffers become vector accesses.
 fn upcast_contiguous(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) {
     let outputs: usize = k.axes_of(RangeKind::Global).iter().map(|&a| range_size(&k.axes[a])).product();
-    if !caps.vector_loads || !k.axes_of(RangeKind::Reduce).is_empty() || outputs < MANY_OUTPUTS {
+    if !k.axes_of(RangeKind::Reduce).is_empty() || outputs < MANY_OUTPUTS {
         return;
     }
-    let width = vector_width(k);
+    let Some(width) = vector_width(k, caps) else { return };
     if let Some(axis) = last_of(k, RangeKind::Global, 0) {
         if range_size(&k.axes[axis]).is_multiple_of(width) {
             try_opt(k, opts, OptOp::Upcast { axis, amt: width }, caps);

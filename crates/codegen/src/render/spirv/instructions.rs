@@ -59,6 +59,19 @@ impl Emitter {
                 let semantics = self.constant_bits(Scalar::U32, u64::from(semantics.bits()));
                 self.b.control_barrier(scope, scope, semantics)?;
             }
+            (Op::Load, Arg::Lanes(_)) => {
+                let v = self.vector_load(u)?;
+                self.values.insert(u.clone(), v);
+            }
+            (Op::Gep, Arg::Slot(lane)) => {
+                let vector = self.value(&u.src()[0])?;
+                let ty = self.compute_ty(u.dtype(), u)?;
+                let lane = u32::try_from(*lane).map_err(|_| self.unsupported(u))?;
+                let v = self.b.composite_extract(ty, None, vector, [lane])?;
+                self.values.insert(u.clone(), v);
+            }
+            // Only a vector store's value: the store builds the vector from the lanes.
+            (Op::Vectorize, _) => {}
             (Op::Load, _) => {
                 let v = self.load(u)?;
                 self.values.insert(u.clone(), v);
@@ -195,6 +208,42 @@ impl Emitter {
         self.widen(u.dtype(), raw)
     }
 
+    /// A pointer to the 4-lane vector of buffer `buf` that starts at element `index` (a multiple of 4).
+    fn vector_element(&mut self, u: &UOp, buf: &UOp, index: &UOp) -> Result<(Word, Word), CodegenError> {
+        let idx = self.value(index)?;
+        let scalar = Scalar::Int { width: self.index_width, signed: true };
+        let index_ty = self.ty(scalar);
+        let two = self.constant(scalar, 2.0);
+        let quarter = self.b.shift_right_arithmetic(index_ty, None, idx, two)?;
+        let member = self.constant(Scalar::Int { width: 32, signed: true }, 0.0);
+        let binding = self.buffers.get(buf).ok_or_else(|| CodegenError::Malformed("LOAD/STORE of no buffer".into()))?;
+        let view = binding.vectors.as_ref().ok_or_else(|| self.unsupported(u))?;
+        let (var, ty, ptr) = (view.var, view.ty, view.ptr);
+        Ok((self.b.access_chain(ptr, None, var, [member, quarter])?, ty))
+    }
+
+    /// A vector load of four 32-bit lanes; gated, it reads memory only where the gate holds and is
+    /// zero elsewhere.
+    fn vector_load(&mut self, u: &UOp) -> Result<Word, CodegenError> {
+        let Some(gate) = u.src().get(2) else {
+            let (ptr, ty) = self.vector_element(u, &u.src()[0], &u.src()[1])?;
+            return Ok(self.b.load(ty, None, ptr, None, [])?);
+        };
+        let cond = self.value(gate)?;
+        let entry = self.block;
+        let (then, merge) = (self.b.id(), self.b.id());
+        self.b.selection_merge(merge, SelectionControl::NONE)?;
+        self.b.branch_conditional(cond, then, merge, [])?;
+        self.block = self.b.begin_block(Some(then))?;
+        let (ptr, ty) = self.vector_element(u, &u.src()[0], &u.src()[1])?;
+        let v = self.b.load(ty, None, ptr, None, [])?;
+        let loaded_in = self.block;
+        self.b.branch(merge)?;
+        self.block = self.b.begin_block(Some(merge))?;
+        let zero = self.b.constant_null(ty);
+        Ok(self.b.phi(ty, None, [(v, loaded_in), (zero, entry)])?)
+    }
+
     /// A store; a gated store writes only where its gate holds.
     fn store(&mut self, u: &UOp) -> Result<(), CodegenError> {
         let dtype = u.src()[0].dtype();
@@ -212,6 +261,17 @@ impl Emitter {
             }
             None => None,
         };
+        if u.src()[2].op() == Op::Vectorize {
+            let lanes = u.src()[2].src().iter().map(|l| self.value(l)).collect::<Result<Vec<_>, _>>()?;
+            let (ptr, ty) = self.vector_element(u, &u.src()[0], &u.src()[1])?;
+            let vector = self.b.composite_construct(ty, None, lanes)?;
+            self.b.store(ptr, vector, None, [])?;
+            if let Some(merge) = merge {
+                self.b.branch(merge)?;
+                self.block = self.b.begin_block(Some(merge))?;
+            }
+            return Ok(());
+        }
         let v = self.value(&u.src()[2])?;
         if let Some(ptr) = self.local_element(&u.src()[0], &u.src()[1])? {
             self.b.store(ptr, v, None, [])?;

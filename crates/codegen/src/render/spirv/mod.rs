@@ -1,6 +1,7 @@
 //! The SPIR-V renderer: a linear program becomes a Vulkan compute shader (SPIR-V 1.3, words built with
 //! `rspirv`). This file lays out the module: capabilities, the entry point and its workgroup size (the
-//! program's block), one storage buffer per parameter (set 0, binding = slot), workgroup memory for
+//! program's block), one storage buffer per parameter (set 0, binding = slot; a buffer read or written
+//! in 4-lane vectors gets a second variable on its binding, an array of `vec4`s), workgroup memory for
 //! local buffers, and the built-ins of the block and thread indices.
 //!
 //! Instructions are emitted by `instructions.rs`, conversions by `convert.rs`, types by `types.rs`.
@@ -34,6 +35,16 @@ struct Binding {
     /// Pointer to one element (StorageBuffer class).
     elem_ptr: Word,
     storage: Scalar,
+    /// The same binding seen as an array of 4-lane vectors, where the kernel reads or writes vectors.
+    vectors: Option<VectorView>,
+}
+
+/// A second variable on a buffer's binding whose elements are `vec4`s of the buffer's type.
+struct VectorView {
+    var: Word,
+    /// The vector type and a pointer to one (StorageBuffer class).
+    ty: Word,
+    ptr: Word,
 }
 
 /// A local (workgroup) buffer: its variable and the pointer type of one element (compute type).
@@ -133,7 +144,12 @@ impl Emitter {
     fn kernel(&mut self, program: &Program) -> Result<(Word, Word, Word), CodegenError> {
         for u in &program.instructions {
             if let (Op::DefineGlobal, kiln_uop::Arg::Buffer { id, .. }) = (u.op(), u.arg()) {
-                let binding = self.buffer(u, *id)?;
+                let vectors = program.instructions.iter().any(|v| {
+                    v.src().first() == Some(u)
+                        && ((v.op() == Op::Load && matches!(v.arg(), kiln_uop::Arg::Lanes(_)))
+                            || (v.op() == Op::Store && v.src()[2].op() == Op::Vectorize))
+                });
+                let binding = self.buffer(u, *id, vectors)?;
                 self.buffers.insert(u.clone(), binding);
             }
         }
@@ -177,8 +193,9 @@ impl Emitter {
         Ok((main, group_id, local_id))
     }
 
-    /// The storage buffer of parameter `slot`: a `Block` struct holding a runtime array of elements.
-    fn buffer(&mut self, u: &UOp, slot: u64) -> Result<Binding, CodegenError> {
+    /// The storage buffer of parameter `slot`: a `Block` struct holding a runtime array of elements,
+    /// and with `vectors` a second variable on the same binding holding an array of `vec4`s.
+    fn buffer(&mut self, u: &UOp, slot: u64, vectors: bool) -> Result<Binding, CodegenError> {
         let storage = self.storage_scalar(u.dtype(), u)?;
         let elem = self.storage_ty(storage);
         let array = self.b.type_runtime_array(elem);
@@ -194,14 +211,41 @@ impl Emitter {
             self.b.decorate(block, Decoration::Block, []);
             self.b.member_decorate(block, 0, Decoration::Offset, [Operand::LiteralBit32(0)]);
         }
+        let slot = u32::try_from(slot).map_err(|_| CodegenError::Malformed(format!("parameter slot {slot}")))?;
+        let var = self.bound_variable(block, slot, format!("data{slot}"));
+        let elem_ptr = self.pointer(StorageClass::StorageBuffer, elem);
+        let vectors = if vectors {
+            let stride = match storage {
+                Scalar::Int { width: 32, .. } | Scalar::Float { width: 32 } => 16,
+                _ => return Err(self.unsupported(u)),
+            };
+            let ty = self.b.type_vector(elem, 4);
+            let array = self.b.type_runtime_array(ty);
+            let block = self.b.type_struct([array]);
+            if self.decorated.insert(array) {
+                self.b.decorate(array, Decoration::ArrayStride, [Operand::LiteralBit32(stride)]);
+            }
+            if self.decorated.insert(block) {
+                self.b.decorate(block, Decoration::Block, []);
+                self.b.member_decorate(block, 0, Decoration::Offset, [Operand::LiteralBit32(0)]);
+            }
+            let var = self.bound_variable(block, slot, format!("data{slot}_vec4"));
+            let ptr = self.pointer(StorageClass::StorageBuffer, ty);
+            Some(VectorView { var, ty, ptr })
+        } else {
+            None
+        };
+        Ok(Binding { var, elem_ptr, storage, vectors })
+    }
+
+    /// A storage-buffer variable of `block` on set 0, binding `slot`.
+    fn bound_variable(&mut self, block: Word, slot: u32, name: String) -> Word {
         let ptr = self.pointer(StorageClass::StorageBuffer, block);
         let var = self.b.variable(ptr, None, StorageClass::StorageBuffer, None);
-        let slot = u32::try_from(slot).map_err(|_| CodegenError::Malformed(format!("parameter slot {slot}")))?;
         self.b.decorate(var, Decoration::DescriptorSet, [Operand::LiteralBit32(0)]);
         self.b.decorate(var, Decoration::Binding, [Operand::LiteralBit32(slot)]);
-        self.b.name(var, format!("data{slot}"));
-        let elem_ptr = self.pointer(StorageClass::StorageBuffer, elem);
-        Ok(Binding { var, elem_ptr, storage })
+        self.b.name(var, name);
+        var
     }
 
     /// An input variable decorated as the built-in `which` (a uvec3).
