@@ -78,9 +78,8 @@ fn group_long_reduce(k: &mut Kernel, opts: &mut Vec<OptOp>, caps: &Caps) -> bool
 const MANY_OUTPUTS: usize = 1 << 18;
 
 /// Elements of one 16-byte vector of the kernel's narrowest buffer type (4 for f32, 8 for f16 and
-/// bf16 where the device vectorises them);
-/// `None` unless every buffer of the kernel has vectors on this device (a kernel whose main buffer
-/// stays scalar keeps the access pattern that coalesces scalar loads).
+/// bf16 where the device vectorises them), or `None` unless every buffer of the kernel has vectors on
+/// this device (a kernel whose main buffer stays scalar keeps the pattern that coalesces scalar loads).
 fn vector_width(k: &Kernel, caps: &Caps) -> Option<usize> {
     let lanes: Option<Vec<i64>> = k.globals.iter().map(|g| vector_lanes(g.dtype(), caps)).collect();
     lanes?.into_iter().max().map(|n| n as usize)
