@@ -89,17 +89,7 @@ fn valid_opts(ast: &UOp, wish: &[(u8, usize, usize)], device: &Arc<dyn Device>) 
     let mut kernel = lower(ast).expect("lowers");
     let mut opts = Vec::new();
     for &(kind, axis, amt) in wish {
-        let opt = match kind % 9 {
-            0 => OptOp::Upcast { axis, amt },
-            1 => OptOp::Unroll { axis, amt },
-            2 => OptOp::Local { axis, amt },
-            3 => OptOp::Group { axis, amt },
-            4 => OptOp::GroupTop { axis, amt },
-            5 => OptOp::Swap { a: axis, b: amt % 4 },
-            6 => OptOp::NoLocals,
-            7 => OptOp::PadTo { axis, amt },
-            _ => OptOp::Thread { axis, amt },
-        };
+        let opt = OptOp::of_kind(kind, axis, amt);
         if let Ok(next) = kernel.apply_opt(opt, &caps) {
             kernel = next;
             opts.push(opt);
@@ -152,7 +142,7 @@ proptest! {
 
     #[test]
     fn random_opts_match_the_unoptimised_kernel(
-        wish in prop::collection::vec((0u8..9, 0usize..5, prop::sample::select(vec![2usize, 3, 4, 5, 8, 16, 32])), 0..5),
+        wish in prop::collection::vec((0u8..OptOp::KINDS, 0usize..5, prop::sample::select(vec![2usize, 3, 4, 5, 8, 16, 32])), 0..5),
     ) {
         for device in devices() {
             let device = Arc::clone(device.runtime());

@@ -4,9 +4,10 @@
 
 mod common;
 
-use kiln_codegen::{compile_kernel, Target};
+use kiln_codegen::{compile_kernel, compile_kernel_with, lower, OptOp, Target};
 use kiln_cuda::{compile_ptx, nvrtc_available};
 use kiln_runtime::RuntimeError;
+use proptest::prelude::*;
 use std::fmt::Write;
 
 const ARCH: &str = "compute_90";
@@ -65,4 +66,45 @@ fn compile_errors_carry_the_nvrtc_log_and_kernel_name() {
     assert!(log.contains("undeclared_value"), "NVRTC log missing: {log}");
     assert!(log.contains("E_broken"), "kernel name missing: {log}");
     assert!(err.to_string().contains("E_broken"));
+}
+
+/// The opts of `wish` that `ast`'s kernel accepts on the CUDA target, in order.
+fn valid_opts(ast: &kiln_uop::UOp, wish: &[(u8, usize, usize)]) -> Vec<OptOp> {
+    let mut kernel = lower(ast).expect("lowers");
+    let mut opts = Vec::new();
+    for &(kind, axis, amt) in wish {
+        let opt = OptOp::of_kind(kind, axis, amt);
+        if let Ok(next) = kernel.apply_opt(opt, &Target::CUDA.caps) {
+            kernel = next;
+            opts.push(opt);
+        }
+    }
+    opts
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Random valid opt lists on every case render CUDA that NVRTC compiles (vector accesses under
+    /// upcasts, unrolls, pads and groups included); results are checked on a GPU by the conformance
+    /// suite's opts test.
+    #[test]
+    fn random_opts_render_cuda_that_compiles(
+        wish in prop::collection::vec((0u8..OptOp::KINDS, 0usize..4, prop::sample::select(vec![2usize, 4, 8, 16])), 1..5),
+    ) {
+        if !nvrtc_available() {
+            skipped("random opt lists");
+            return Ok(());
+        }
+        for case in common::cases() {
+            let schedule = kiln_schedule::schedule(&case.outputs).unwrap();
+            for kernel in &schedule.kernels {
+                let opts = valid_opts(&kernel.ast, &wish);
+                let (program, source) = compile_kernel_with(&kernel.ast, &Target::CUDA, &opts).unwrap();
+                let source = source.to_string();
+                let compiled = compile_ptx(&source, &program.name, ARCH);
+                prop_assert!(compiled.is_ok(), "{} with {opts:?}: {:?}\n{source}", case.name, compiled.err());
+            }
+        }
+    }
 }

@@ -38,3 +38,24 @@ pub enum OptOp {
     /// Use tensor core `kind` of the device table on `axis` (not implemented yet: rejected).
     TensorCore { axis: usize, kind: usize },
 }
+
+impl OptOp {
+    /// How many kinds [`OptOp::of_kind`] draws from (every opt but `TensorCore`).
+    pub const KINDS: u8 = 9;
+
+    /// The opt of kind `kind % KINDS` on `axis` by `amt` (`Swap` exchanges `axis` and `amt % 4`;
+    /// `NoLocals` ignores both): how a random search or a random test names an opt by numbers.
+    pub fn of_kind(kind: u8, axis: usize, amt: usize) -> OptOp {
+        match kind % Self::KINDS {
+            0 => OptOp::Upcast { axis, amt },
+            1 => OptOp::Unroll { axis, amt },
+            2 => OptOp::Local { axis, amt },
+            3 => OptOp::Group { axis, amt },
+            4 => OptOp::GroupTop { axis, amt },
+            5 => OptOp::Swap { a: axis, b: amt % 4 },
+            6 => OptOp::NoLocals,
+            7 => OptOp::PadTo { axis, amt },
+            _ => OptOp::Thread { axis, amt },
+        }
+    }
+}

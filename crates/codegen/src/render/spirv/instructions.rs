@@ -182,13 +182,25 @@ impl Emitter {
         let ty = self.compute_ty(u.dtype(), u)?;
         let s = self.compute_scalar(u.dtype(), u)?;
         let zero = self.constant(s, 0.0);
+        self.gated(gate, ty, zero, |e| e.load_element(u))
+    }
+
+    /// `read`'s value where `gate` holds (`read` runs only there), `zero` elsewhere: a selection and a
+    /// phi of type `ty`.
+    fn gated(
+        &mut self,
+        gate: &UOp,
+        ty: Word,
+        zero: Word,
+        read: impl FnOnce(&mut Self) -> Result<Word, CodegenError>,
+    ) -> Result<Word, CodegenError> {
         let cond = self.value(gate)?;
         let entry = self.block;
         let (then, merge) = (self.b.id(), self.b.id());
         self.b.selection_merge(merge, SelectionControl::NONE)?;
         self.b.branch_conditional(cond, then, merge, [])?;
         self.block = self.b.begin_block(Some(then))?;
-        let v = self.load_element(u)?;
+        let v = read(self)?;
         let loaded_in = self.block;
         self.b.branch(merge)?;
         self.block = self.b.begin_block(Some(merge))?;
@@ -208,6 +220,12 @@ impl Emitter {
         self.widen(u.dtype(), raw)
     }
 
+    /// The vector type of the buffer that vector access `u` reads or writes.
+    fn vector_ty(&self, u: &UOp) -> Result<Word, CodegenError> {
+        let binding = self.buffers.get(&u.src()[0]).and_then(|b| b.vectors.as_ref());
+        binding.map(|v| v.ty).ok_or_else(|| self.unsupported(u))
+    }
+
     /// A pointer to the 4-lane vector of buffer `buf` that starts at element `index` (a multiple of 4).
     fn vector_element(&mut self, u: &UOp, buf: &UOp, index: &UOp) -> Result<(Word, Word), CodegenError> {
         let idx = self.value(index)?;
@@ -225,23 +243,14 @@ impl Emitter {
     /// A vector load of four 32-bit lanes; gated, it reads memory only where the gate holds and is
     /// zero elsewhere.
     fn vector_load(&mut self, u: &UOp) -> Result<Word, CodegenError> {
-        let Some(gate) = u.src().get(2) else {
-            let (ptr, ty) = self.vector_element(u, &u.src()[0], &u.src()[1])?;
-            return Ok(self.b.load(ty, None, ptr, None, [])?);
+        let read = |e: &mut Self| -> Result<Word, CodegenError> {
+            let (ptr, ty) = e.vector_element(u, &u.src()[0], &u.src()[1])?;
+            Ok(e.b.load(ty, None, ptr, None, [])?)
         };
-        let cond = self.value(gate)?;
-        let entry = self.block;
-        let (then, merge) = (self.b.id(), self.b.id());
-        self.b.selection_merge(merge, SelectionControl::NONE)?;
-        self.b.branch_conditional(cond, then, merge, [])?;
-        self.block = self.b.begin_block(Some(then))?;
-        let (ptr, ty) = self.vector_element(u, &u.src()[0], &u.src()[1])?;
-        let v = self.b.load(ty, None, ptr, None, [])?;
-        let loaded_in = self.block;
-        self.b.branch(merge)?;
-        self.block = self.b.begin_block(Some(merge))?;
+        let Some(gate) = u.src().get(2) else { return read(self) };
+        let ty = self.vector_ty(u)?;
         let zero = self.b.constant_null(ty);
-        Ok(self.b.phi(ty, None, [(v, loaded_in), (zero, entry)])?)
+        self.gated(gate, ty, zero, read)
     }
 
     /// A store; a gated store writes only where its gate holds.
