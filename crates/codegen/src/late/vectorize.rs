@@ -2,9 +2,9 @@
 //! often read consecutive elements of one buffer (`base + c`, `base + c + 1`, ...; indices compared in
 //! linear form). When `n` of them share the buffer, the gate and a `base` that is a multiple of `n` (so
 //! the vector is aligned, as buffers start on 256-byte boundaries) and `c` is a multiple of `n`, they
-//! become one `LOAD` of `n`
-//! lanes read through `GEP`s; stores alike become one `STORE` of a `VECTORIZE`. Fewer, wider memory
-//! instructions of 16 bytes (four f32, eight f16 or bf16 where the device's caps allow).
+//! become one `LOAD` of `n` lanes read through `GEP`s; stores alike become one `STORE` of a
+//! `VECTORIZE`. Fewer, wider memory instructions of 16 bytes (four f32, eight f16 or bf16 where the
+//! device's caps allow).
 
 use crate::opt::Kernel;
 use crate::target::Caps;
