@@ -365,10 +365,7 @@ fn device_caps(ctx: &CudaContext) -> Result<Caps, DriverError> {
         ],
         // Static `__shared__` memory is limited to 48 KiB whatever the device offers beyond it.
         shared_bytes: get(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?.min(48 * 1024),
-        flat_local: Target::CUDA.caps.flat_local,
-        vector_loads: Target::CUDA.caps.vector_loads,
-        vector_halves: Target::CUDA.caps.vector_halves,
-        threads: 1,
+        ..Target::CUDA.caps
     })
 }
 

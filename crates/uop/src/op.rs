@@ -215,7 +215,8 @@ impl ReduceOp {
     }
 }
 
-/// What a `Range` is for.
+/// What a `Range` is for. The order of declaration is the order of a kernel's axes: output kinds
+/// first, reduce kinds next, expanded kinds last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RangeKind {
     /// The CPU's threads: the outermost loop, cut into one chunk per core (a CPU kernel's only

@@ -281,17 +281,14 @@ impl Device for VulkanDevice {
                 max_groups: limits.max_compute_work_group_count,
                 shared_bytes: limits.max_compute_shared_memory_size,
                 flat_local: Target::VULKAN.caps.flat_local.min(total),
-                vector_loads: Target::VULKAN.caps.vector_loads,
-                vector_halves: Target::VULKAN.caps.vector_halves,
-                threads: 1,
+                ..Target::VULKAN.caps
             },
             ..Target::VULKAN
         }
     }
 
     fn alloc(&self, bytes: usize) -> Result<RawBuffer, RuntimeError> {
-        let size = bytes.max(4).next_multiple_of(4) as u64;
-        let allocation = match self.recycler.take(size) {
+        let allocation = match self.recycler.take(Allocation::size_for(bytes)) {
             Some(mut a) => {
                 a.bytes = bytes;
                 a

@@ -57,10 +57,15 @@ pub(crate) struct Allocation {
 }
 
 impl Allocation {
+    /// The size of the buffer that holds `bytes` (at least 4, a multiple of 4, as storage buffers need).
+    pub(crate) fn size_for(bytes: usize) -> u64 {
+        (bytes.max(4).next_multiple_of(4)) as u64
+    }
+
     /// Allocates a buffer of `bytes`: host-visible and mapped when `host` is set, else device-local.
     pub(crate) fn new(ctx: &Context, bytes: usize, host: bool, label: &str) -> Result<Allocation, RuntimeError> {
         let oom = |detail: String| RuntimeError::OutOfMemory { device: label.to_string(), bytes, detail };
-        let size = u64::try_from(bytes.max(4).next_multiple_of(4)).map_err(|e| oom(e.to_string()))?;
+        let size = Allocation::size_for(bytes);
         if size > ctx.max_allocation {
             return Err(oom(format!("above this device's maxMemoryAllocationSize of {} bytes", ctx.max_allocation)));
         }

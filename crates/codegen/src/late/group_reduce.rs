@@ -59,27 +59,21 @@ pub(crate) fn group_reduce(k: &Kernel) -> Kernel {
     }
     let combined = UOp::new(Op::Load, reduce.dtype(), vec![written, slot_of(&UOp::index(0))], Arg::None);
     let first = g.eq(&UOp::index(0));
-    let mut done: HashMap<UOp, UOp> = HashMap::new();
-    for u in k.sink.toposort() {
-        let new = if u == reduce {
-            combined.clone()
-        } else {
-            let mut src: Vec<UOp> = u.src().iter().map(|s| done[s].clone()).collect();
-            if u.op() == Op::Store && u.src()[0].op() == Op::DefineGlobal {
-                // Gated by `g = 0` as well as by any gate the store had (a padded axis).
-                match src.get_mut(3) {
-                    Some(gate) => *gate = gate.and(&first),
-                    None => src.push(first.clone()),
-                }
+    let sink = k.sink.substitute(&HashMap::from([(reduce, combined)]));
+    // The kernel's stores (the sink's sources) are gated by `g = 0` as well as by any gate they had (a
+    // padded axis).
+    let stores = sink
+        .src()
+        .iter()
+        .map(|store| {
+            let mut src = store.src().to_vec();
+            match src.get_mut(3) {
+                Some(gate) => *gate = gate.and(&first),
+                None => src.push(first.clone()),
             }
-            if src.iter().zip(u.src()).all(|(a, b)| a == b) && src.len() == u.src().len() {
-                u.clone()
-            } else {
-                u.with_src(src)
-            }
-        };
-        done.insert(u, new);
-    }
-    k.sink = done[&k.sink].clone();
+            store.with_src(src)
+        })
+        .collect();
+    k.sink = sink.with_src(stores);
     k
 }

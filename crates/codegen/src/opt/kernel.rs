@@ -22,19 +22,6 @@ pub struct Kernel {
     pub no_locals: bool,
 }
 
-/// Axis order: output kinds first, expanded kinds last.
-pub(crate) fn kind_order(kind: RangeKind) -> u8 {
-    match kind {
-        RangeKind::Thread => 0,
-        RangeKind::Global => 1,
-        RangeKind::Local => 2,
-        RangeKind::Reduce => 3,
-        RangeKind::GroupReduce => 4,
-        RangeKind::Upcast => 5,
-        RangeKind::Unroll => 6,
-    }
-}
-
 /// The kind of a range node.
 pub(crate) fn range_kind(r: &UOp) -> Option<RangeKind> {
     match r.arg() {
@@ -67,6 +54,7 @@ impl Kernel {
 
     /// Puts the axes back in kind order (stable, so splits keep their place among their kind).
     pub(crate) fn sort_axes(&mut self) {
-        self.axes.sort_by_key(|r| range_kind(r).map_or(u8::MAX, kind_order));
+        // `RangeKind`'s declaration order is the axis order; a non-range (never expected) sorts last.
+        self.axes.sort_by_key(|r| (range_kind(r).is_none(), range_kind(r)));
     }
 }

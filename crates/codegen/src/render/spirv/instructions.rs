@@ -275,16 +275,11 @@ impl Emitter {
             let (ptr, ty) = self.vector_element(u, &u.src()[0], &u.src()[1])?;
             let vector = self.b.composite_construct(ty, None, lanes)?;
             self.b.store(ptr, vector, None, [])?;
-            if let Some(merge) = merge {
-                self.b.branch(merge)?;
-                self.block = self.b.begin_block(Some(merge))?;
-            }
-            return Ok(());
-        }
-        let v = self.value(&u.src()[2])?;
-        if let Some(ptr) = self.local_element(&u.src()[0], &u.src()[1])? {
+        } else if let Some(ptr) = self.local_element(&u.src()[0], &u.src()[1])? {
+            let v = self.value(&u.src()[2])?;
             self.b.store(ptr, v, None, [])?;
         } else {
+            let v = self.value(&u.src()[2])?;
             let (ptr, _) = self.element(&u.src()[0], &u.src()[1])?;
             let stored = self.narrow(dtype, v)?;
             self.b.store(ptr, stored, None, [])?;
