@@ -137,6 +137,24 @@ fn run(
     (host.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(), applied)
 }
 
+/// Runs `out` on `device` unoptimised and with the opts of `wish` each kernel accepts, asserts the
+/// results match, and returns the opts applied (all kernels' in order).
+fn optimised_matches(
+    device: &Arc<dyn Device>,
+    name: &str,
+    out: &UOp,
+    inputs: &[(u64, Vec<usize>)],
+    wish: &[(u8, usize, usize)],
+) -> Vec<OptOp> {
+    let (want, _) = run(device, out, inputs, &|_| Vec::new());
+    let (got, opts) = run(device, out, inputs, &|ast| valid_opts(ast, wish, device));
+    let flat: Vec<OptOp> = opts.concat();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{name} with {flat:?} on {}: {g} vs {w}", device.name());
+    }
+    flat
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -169,17 +187,12 @@ fn known_opts_apply_and_keep_results() {
         let device = Arc::clone(device.runtime());
         let has_local = device.target().caps.has_local;
         for (name, out, inputs) in programs() {
-            let (want, _) = run(&device, &out, &inputs, &|_| Vec::new());
-            let (got, opts) = run(&device, &out, &inputs, &|ast| valid_opts(ast, &wish, &device));
-            let flat: Vec<OptOp> = opts.concat();
+            let flat = optimised_matches(&device, name, &out, &inputs, &wish);
             if matches!(name, "matmul" | "row_sum") {
                 assert!(!flat.is_empty(), "{name}: no opt applied on {}", device.name());
             }
             if name == "row_sum" && has_local {
                 assert!(flat.iter().any(|o| matches!(o, OptOp::Group { .. })), "{name}: {flat:?}");
-            }
-            for (g, w) in got.iter().zip(&want) {
-                assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{name} with {flat:?}: {g} vs {w}");
             }
         }
     }
@@ -194,16 +207,11 @@ fn swap_and_no_locals_keep_results() {
         let device = Arc::clone(device.runtime());
         let has_local = device.target().caps.has_local;
         for (name, out, inputs) in programs().into_iter().filter(|(n, _, _)| matches!(*n, "mul_add" | "matmul")) {
-            let (want, _) = run(&device, &out, &inputs, &|_| Vec::new());
-            let (got, opts) = run(&device, &out, &inputs, &|ast| valid_opts(ast, &wish, &device));
-            let flat: Vec<OptOp> = opts.concat();
+            let flat = optimised_matches(&device, name, &out, &inputs, &wish);
             assert!(flat.contains(&OptOp::Swap { a: 0, b: 1 }), "{name}: {flat:?}");
             assert_eq!(flat.contains(&OptOp::NoLocals), has_local, "{name}: {flat:?}");
             if has_local {
                 assert!(!flat.iter().any(|o| matches!(o, OptOp::Local { .. })), "{name}: a Local after NoLocals");
-            }
-            for (g, w) in got.iter().zip(&want) {
-                assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{name} with {flat:?}: {g} vs {w}");
             }
         }
     }
@@ -223,17 +231,8 @@ fn pad_to_keeps_results() {
                 "row_max" => &[(7, 1, 5)],
                 _ => continue,
             };
-            let (want, _) = run(&device, &out, &inputs, &|_| Vec::new());
-            let (got, opts) = run(&device, &out, &inputs, &|ast| valid_opts(ast, wish, &device));
-            let flat: Vec<OptOp> = opts.concat();
+            let flat = optimised_matches(&device, name, &out, &inputs, wish);
             assert!(flat.iter().any(|o| matches!(o, OptOp::PadTo { .. })), "{name}: no PadTo applied: {flat:?}");
-            for (g, w) in got.iter().zip(&want) {
-                assert!(
-                    (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
-                    "{name} with {flat:?} on {}: {g} vs {w}",
-                    device.name()
-                );
-            }
         }
     }
 }
@@ -251,13 +250,8 @@ fn thread_keeps_results() {
                 continue;
             }
             let wish: &[(u8, usize, usize)] = &[(8, 0, 4), (8, 0, 2)];
-            let (want, _) = run(&device, &out, &inputs, &|_| Vec::new());
-            let (got, opts) = run(&device, &out, &inputs, &|ast| valid_opts(ast, wish, &device));
-            let flat: Vec<OptOp> = opts.concat();
+            let flat = optimised_matches(&device, name, &out, &inputs, wish);
             assert_eq!(flat.iter().any(|o| matches!(o, OptOp::Thread { .. })), cpu, "{name}: {flat:?}");
-            for (g, w) in got.iter().zip(&want) {
-                assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{name} with {flat:?}: {g} vs {w}");
-            }
         }
     }
 }
