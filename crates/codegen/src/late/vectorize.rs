@@ -1,6 +1,6 @@
 //! Vector loads and stores (`vectorize`): after expansion, the copies an upcast or unroll made of a load
 //! often read consecutive elements of one buffer (`base + c`, `base + c + 1`, ...; indices compared in
-//! linear form). When `n` of them share the buffer, the gate and a `base` that is a multiple of `n` (so
+//! linear form, kiln-rewrite's `Sum`). When `n` of them share the buffer, the gate and a `base` that is a multiple of `n` (so
 //! the vector is aligned, as buffers start on 256-byte boundaries) and `c` is a multiple of `n`, they
 //! become one `LOAD` of `n` lanes read through `GEP`s; stores alike become one `STORE` of a
 //! `VECTORIZE`. Fewer, wider memory instructions of 16 bytes (four f32, eight f16 or bf16 where the
@@ -8,6 +8,7 @@
 
 use crate::opt::Kernel;
 use crate::target::Caps;
+use kiln_rewrite::Sum;
 use kiln_uop::{Arg, DType, Op, UOp};
 use std::collections::{HashMap, HashSet};
 
@@ -21,31 +22,11 @@ pub(crate) fn lanes(dtype: DType, caps: &Caps) -> Option<i64> {
     }
 }
 
-/// An index as `Σ coeff·atom + c`: its terms sorted by atom (so equal bases compare equal whatever
-/// the shape of the expression) and its constant.
-type Linear = (Vec<(UOp, i64)>, i64);
-
-/// `index` in linear form: sums flattened, multiplications by constants distributed.
-fn linear(index: &UOp) -> Linear {
-    let mut terms: HashMap<UOp, i64> = HashMap::new();
-    let mut constant = 0i64;
-    let mut stack = vec![(index.clone(), 1i64)];
-    while let Some((u, scale)) = stack.pop() {
-        match (u.op(), u.const_int()) {
-            (_, Some(c)) => constant = constant.wrapping_add(c.wrapping_mul(scale)),
-            (Op::Add, _) => stack.extend(u.src().iter().map(|s| (s.clone(), scale))),
-            (Op::Mul, _) if u.src()[1].const_int().is_some() => {
-                stack.push((u.src()[0].clone(), scale.wrapping_mul(u.src()[1].const_int().unwrap_or(1))));
-            }
-            (Op::Mul, _) if u.src()[0].const_int().is_some() => {
-                stack.push((u.src()[1].clone(), scale.wrapping_mul(u.src()[0].const_int().unwrap_or(1))));
-            }
-            _ => *terms.entry(u).or_insert(0) += scale,
-        }
-    }
-    let mut terms: Vec<(UOp, i64)> = terms.into_iter().filter(|(_, k)| *k != 0).collect();
-    terms.sort_by_key(|(u, _)| u.id());
-    (terms, constant)
+/// `index` as its linear terms (the base, sorted so equal bases compare equal whatever the shape of
+/// the expression) and constant, or `None` when kiln-rewrite's linear view declines it (too many terms,
+/// an overflowing coefficient): that access stays scalar.
+fn linear(index: &UOp) -> Option<(Vec<(UOp, i64)>, i64)> {
+    Sum::of(index).map(|sum| (sum.terms, sum.constant))
 }
 
 /// Whether `u` is a multiple of `n` for every value of its variables.
@@ -92,18 +73,28 @@ fn full_runs(base: &[(UOp, i64)], by_offset: &HashMap<i64, UOp>, n: i64) -> Vec<
     runs
 }
 
-/// The kernel with runs of consecutive, aligned loads and stores made vector accesses.
-pub(crate) fn vectorize(k: &Kernel, caps: &Caps) -> Kernel {
-    let mut loads: Runs = HashMap::new();
-    for u in k.sink.toposort() {
-        let global = u.op() == Op::Load && u.src()[0].op() == Op::DefineGlobal && *u.arg() == Arg::None;
-        if global && lanes(u.dtype(), caps).is_some() {
-            let (base, c) = linear(&u.src()[1]);
-            if aligned(&base, MIN_LANES) {
-                loads.entry((u.src()[0].clone(), base, u.src().get(2).cloned())).or_default().insert(c, u);
-            }
+/// `accesses` (loads or stores of global buffers, their gate at source `gate_slot`) of the types that
+/// have vectors on `caps`, by buffer, aligned linear base and gate, then by constant offset.
+fn group_by_base(accesses: impl Iterator<Item = UOp>, gate_slot: usize, caps: &Caps) -> Runs {
+    let mut runs: Runs = HashMap::new();
+    for u in accesses.filter(|u| lanes(u.src()[0].dtype(), caps).is_some()) {
+        if let Some((base, c)) = linear(&u.src()[1]).filter(|(base, _)| aligned(base, MIN_LANES)) {
+            runs.entry((u.src()[0].clone(), base, u.src().get(gate_slot).cloned())).or_default().insert(c, u);
         }
     }
+    runs
+}
+
+/// The kernel with runs of consecutive, aligned loads and stores made vector accesses.
+pub(crate) fn vectorize(k: &Kernel, caps: &Caps) -> Kernel {
+    let loads = group_by_base(
+        k.sink
+            .toposort()
+            .into_iter()
+            .filter(|u| u.op() == Op::Load && u.src()[0].op() == Op::DefineGlobal && *u.arg() == Arg::None),
+        2,
+        caps,
+    );
     let mut replace: HashMap<UOp, UOp> = HashMap::new();
     for ((buffer, base, gate), by_offset) in &loads {
         let n = lanes(buffer.dtype(), caps).unwrap_or(1);
@@ -118,16 +109,7 @@ pub(crate) fn vectorize(k: &Kernel, caps: &Caps) -> Kernel {
     }
     let stores: Vec<UOp> =
         k.sink.src().iter().map(|s| if replace.is_empty() { s.clone() } else { s.substitute(&replace) }).collect();
-    let mut runs: Runs = HashMap::new();
-    for s in &stores {
-        let buffer = &s.src()[0];
-        if lanes(buffer.dtype(), caps).is_some() {
-            let (base, c) = linear(&s.src()[1]);
-            if aligned(&base, MIN_LANES) {
-                runs.entry((buffer.clone(), base, s.src().get(3).cloned())).or_default().insert(c, s.clone());
-            }
-        }
-    }
+    let runs = group_by_base(stores.iter().cloned(), 3, caps);
     let mut merged: HashMap<UOp, Option<UOp>> = HashMap::new();
     for ((buffer, base, gate), by_offset) in &runs {
         let n = lanes(buffer.dtype(), caps).unwrap_or(1);

@@ -16,6 +16,7 @@ use kiln_uop::{DType, UOp};
 use std::sync::LazyLock;
 
 pub(crate) use sum::structural_order;
+pub use sum::Sum;
 
 static SYMBOLIC: LazyLock<Rewriter> = LazyLock::new(|| {
     Rewriter::combine(&[

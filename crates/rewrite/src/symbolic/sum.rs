@@ -13,7 +13,7 @@ const MAX_COMPARE_DEPTH: usize = 12;
 
 /// An `Index` expression as `Σ coeff·term + constant`.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Sum {
+pub struct Sum {
     /// Terms with their coefficients; after `normalise`, each term once, no zero coefficient, sorted.
     pub terms: Vec<(UOp, i64)>,
     /// The constant part.
