@@ -53,7 +53,7 @@ pub fn compile_kernel_with(ast: &UOp, target: &Target, opts: &[OptOp]) -> Result
 /// The late passes, linearization and rendering of an optimised kernel.
 fn finish(kernel: &Kernel, opts: Vec<OptOp>, target: &Target) -> Result<(Program, Source), CodegenError> {
     let expanded = late::expand(kernel);
-    let grouped = late::group_reduce(&expanded);
+    let grouped = late::group_reduce(&expanded, &target.caps);
     let grouped = if target.caps.vector_loads { late::vectorize(&grouped, &target.caps) } else { grouped };
     let placed = late::gpudims(&grouped, &target.caps)?;
     let mut program = linearize::linearize(&placed, !kernel.reduces().is_empty())?;

@@ -48,6 +48,10 @@ pub struct Caps {
     pub vector_halves: bool,
     /// CPU threads a kernel's outermost loop is cut across (1 where the device has blocks instead).
     pub threads: u32,
+    /// Threads of a block that exchange registers without memory or barriers (a CUDA warp), numbered
+    /// consecutively along the block's `x` dimension; 0 where there is no such exchange (the CPU, and
+    /// Vulkan, whose subgroups need not follow the invocation index).
+    pub warp: u32,
 }
 
 impl Caps {
@@ -62,6 +66,7 @@ impl Caps {
         vector_loads: false,
         vector_halves: false,
         threads: 1,
+        warp: 0,
     };
 }
 
@@ -91,6 +96,7 @@ impl Target {
             vector_loads: true,
             vector_halves: true,
             threads: 1,
+            warp: 32,
         },
     };
     /// A Vulkan target with the limits every Vulkan device guarantees (devices report their own).
@@ -106,6 +112,7 @@ impl Target {
             vector_loads: true,
             vector_halves: false,
             threads: 1,
+            warp: 0,
         },
     };
 }

@@ -346,7 +346,8 @@ impl Device for CudaDevice {
     }
 }
 
-/// What the code generator may use of this GPU: block and grid limits and shared memory per block.
+/// What the code generator may use of this GPU: block and grid limits, shared memory per block and the
+/// warp's width.
 fn device_caps(ctx: &CudaContext) -> Result<Caps, DriverError> {
     use sys::CUdevice_attribute as A;
     let get = |a: A| ctx.attribute(a).map(|v| u32::try_from(v).unwrap_or(0));
@@ -365,6 +366,7 @@ fn device_caps(ctx: &CudaContext) -> Result<Caps, DriverError> {
         ],
         // Static `__shared__` memory is limited to 48 KiB whatever the device offers beyond it.
         shared_bytes: get(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?.min(48 * 1024),
+        warp: get(A::CU_DEVICE_ATTRIBUTE_WARP_SIZE)?,
         ..Target::CUDA.caps
     })
 }

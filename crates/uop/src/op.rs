@@ -127,6 +127,10 @@ pub enum Op {
     /// `[define_local, store...]`: loads that read the local memory after the barrier take the barrier
     /// as their buffer.
     Barrier,
+    /// The value `src[0]` held by the thread of the same warp (subgroup) whose lane is this thread's
+    /// lane xor `src[1]` (an index constant): one butterfly step of a reduction across a warp, without
+    /// memory or barriers. Every thread of the warp executes it (no gate, no divergence around it).
+    Shuffle,
     /// Opens a block executed only where `src[0]` (bool) holds.
     If,
     /// Closes the block of `src[0]` (an If).

@@ -1,17 +1,25 @@
 //! Grouped reductions: a `REDUCE` over a `GroupReduce` axis of `G` threads becomes each thread's partial
-//! `REDUCE` over the other axes, stored to local memory at `g * L + l` (`l` numbers the thread among the
-//! `L` threads of the block's local axes), then combined by a tree: while `n > 1` partials remain, the
-//! threads with `g < n / 2` fold in the partial `ceil(n / 2)` slots above theirs, a barrier after each
-//! step. `log2(G)` steps of one operation each, where a serial walk would cost `G` per thread, and a
-//! pairwise order of summation (no compensation needed). Slot `l` then holds the result; only the thread
-//! with `g = 0` stores the kernel's outputs.
+//! `REDUCE` over the other axes, then the `G` partials are combined, one of two ways:
+//!
+//! - **Warps** (where the device has them and the group lies along whole warps of the block's `x`
+//!   dimension): `log2(min(G, warp))` butterfly `SHUFFLE`s leave every lane with its warp's result; a
+//!   group wider than a warp has each warp's first lane store its result to local memory, one barrier,
+//!   and every thread folds the `G / warp` results pairwise.
+//! - **A tree in local memory** (anywhere else): each partial is stored at `g * L + l` (`l` numbers the
+//!   thread among the `L` threads of the block's local axes), then while `n > 1` partials remain, the
+//!   threads with `g < n / 2` fold in the partial `ceil(n / 2)` slots above theirs, a barrier after each
+//!   step.
+//!
+//! Both add in a pairwise order (no compensation needed) in `log2(G)` steps where a serial walk would
+//! cost `G`. Only the thread with `g = 0` stores the kernel's outputs.
 
 use crate::opt::{range_kind, range_size, Kernel};
+use crate::target::Caps;
 use kiln_uop::{Arg, DType, Op, RangeKind, ReduceOp, UOp};
 use std::collections::HashMap;
 
-/// The kernel with its grouped reduction (if any) combined through local memory.
-pub(crate) fn group_reduce(k: &Kernel) -> Kernel {
+/// The kernel with its grouped reduction (if any) combined across its threads.
+pub(crate) fn group_reduce(k: &Kernel, caps: &Caps) -> Kernel {
     let Some(g) = k.axes.iter().find(|r| range_kind(r) == Some(RangeKind::GroupReduce)).cloned() else {
         return k.clone();
     };
@@ -20,10 +28,13 @@ pub(crate) fn group_reduce(k: &Kernel) -> Kernel {
     };
     let Arg::Reduce(op) = *reduce.arg() else { return k.clone() };
     let mut k = k.clone();
-    let groups = range_size(&g);
-    let locals: Vec<UOp> = k.axes.iter().filter(|r| range_kind(r) == Some(RangeKind::Local)).cloned().collect();
-    let threads = locals.iter().map(range_size).product::<usize>() as i64;
-    let local_linear = locals.iter().fold(UOp::index(0), |acc, r| acc.mul(&UOp::index(range_size(r) as i64)).add(r));
+    let block: Vec<UOp> = k
+        .axes
+        .iter()
+        .filter(|r| matches!(range_kind(r), Some(RangeKind::Local | RangeKind::GroupReduce)))
+        .cloned()
+        .collect();
+    let locals: Vec<UOp> = block.iter().filter(|r| range_kind(r) == Some(RangeKind::Local)).cloned().collect();
     let rest: Vec<UOp> = reduce.src()[1..].iter().filter(|r| **r != g).cloned().collect();
     let partial = if rest.is_empty() {
         reduce.src()[0].clone()
@@ -35,29 +46,18 @@ pub(crate) fn group_reduce(k: &Kernel) -> Kernel {
             reduce.arg().clone(),
         )
     };
-    let buffer =
-        UOp::new(Op::DefineLocal, reduce.dtype(), vec![], Arg::Buffer { id: 0, numel: groups * threads as usize });
-    let slot_of = |group: &UOp| kiln_rewrite::simplify(&group.mul(&UOp::index(threads)).add(&local_linear));
-    let mine = slot_of(&g);
-    let store = UOp::new(Op::Store, DType::Void, vec![buffer.clone(), mine.clone(), partial], Arg::None);
-    let mut written = UOp::new(Op::Barrier, DType::Void, vec![buffer.clone(), store], Arg::None);
-    let mut remaining = groups;
-    while remaining > 1 {
-        let half = remaining.div_ceil(2);
-        let folding = g.lt(&UOp::index((remaining - half) as i64));
-        let other = slot_of(&g.add(&UOp::index(half as i64)));
-        let a = UOp::new(Op::Load, reduce.dtype(), vec![written.clone(), mine.clone(), folding.clone()], Arg::None);
-        let b = UOp::new(Op::Load, reduce.dtype(), vec![written.clone(), other, folding.clone()], Arg::None);
-        let folded = match op {
-            ReduceOp::Add => a.add(&b),
-            ReduceOp::Mul => a.mul(&b),
-            ReduceOp::Max => a.max(&b),
-        };
-        let store = UOp::new(Op::Store, DType::Void, vec![buffer.clone(), mine.clone(), folded, folding], Arg::None);
-        written = UOp::new(Op::Barrier, DType::Void, vec![buffer.clone(), store], Arg::None);
-        remaining = half;
-    }
-    let combined = UOp::new(Op::Load, reduce.dtype(), vec![written, slot_of(&UOp::index(0))], Arg::None);
+    let group = Group {
+        g: g.clone(),
+        size: range_size(&g),
+        threads: locals.iter().map(range_size).product::<usize>() as i64,
+        local_linear: locals.iter().fold(UOp::index(0), |acc, r| acc.mul(&UOp::index(range_size(r) as i64)).add(r)),
+        op,
+        dtype: reduce.dtype(),
+    };
+    let combined = match warp_span(&group, block.last() == Some(&g), caps) {
+        Some(span) => group.in_warps(partial, span),
+        None => group.in_tree(partial),
+    };
     let first = g.eq(&UOp::index(0));
     let sink = k.sink.substitute(&HashMap::from([(reduce, combined)]));
     // The kernel's stores (the sink's sources) are gated by `g = 0` as well as by any gate they had (a
@@ -76,4 +76,119 @@ pub(crate) fn group_reduce(k: &Kernel) -> Kernel {
         .collect();
     k.sink = sink.with_src(stores);
     k
+}
+
+/// The lanes a warp's shuffles combine (`min(G, warp)`), or `None` where shuffles cannot serve: the
+/// device has no warps, the group is not a power of two along the block's `x` dimension (so that lanes
+/// `xor`-ed within the span stay in one group), the block is not whole warps (a partial warp cannot
+/// shuffle), or the value's type has no shuffle.
+fn warp_span(group: &Group, along_x: bool, caps: &Caps) -> Option<usize> {
+    let warp = caps.warp as usize;
+    let shuffles = matches!(
+        group.dtype,
+        DType::F16 | DType::BF16 | DType::F32 | DType::F64 | DType::I32 | DType::U32 | DType::I64 | DType::U64
+    );
+    let whole_warps = warp > 0 && (group.size * group.threads as usize).is_multiple_of(warp);
+    (warp.is_power_of_two() && group.size.is_power_of_two() && along_x && whole_warps && shuffles)
+        .then_some(group.size.min(warp))
+}
+
+/// The grouped reduction's axis and the block it lies in.
+struct Group {
+    /// The `GroupReduce` range.
+    g: UOp,
+    /// Its length `G`.
+    size: usize,
+    /// Threads of the block's other local axes (`L`).
+    threads: i64,
+    /// This thread's number among those `L`.
+    local_linear: UOp,
+    op: ReduceOp,
+    dtype: DType,
+}
+
+impl Group {
+    fn fold(&self, a: &UOp, b: &UOp) -> UOp {
+        match self.op {
+            ReduceOp::Add => a.add(b),
+            ReduceOp::Mul => a.mul(b),
+            ReduceOp::Max => a.max(b),
+        }
+    }
+
+    /// Pairwise fold of `values` (a balanced tree, so sums round as a pairwise sum does).
+    fn fold_pairwise(&self, values: &[UOp]) -> UOp {
+        match values {
+            [one] => one.clone(),
+            _ => {
+                let (low, high) = values.split_at(values.len().div_ceil(2));
+                self.fold(&self.fold_pairwise(low), &self.fold_pairwise(high))
+            }
+        }
+    }
+
+    /// Local memory for `n` values per group of this block.
+    fn local_buffer(&self, n: usize) -> UOp {
+        UOp::new(Op::DefineLocal, self.dtype, vec![], Arg::Buffer { id: 0, numel: n * self.threads as usize })
+    }
+
+    /// The local-memory slot of value `i` of this thread's group.
+    fn slot(&self, i: &UOp) -> UOp {
+        kiln_rewrite::simplify(&i.mul(&UOp::index(self.threads)).add(&self.local_linear))
+    }
+
+    /// Butterfly shuffles over `span` lanes, then (for a group wider than a warp) one value per warp
+    /// through local memory.
+    fn in_warps(&self, partial: UOp, span: usize) -> UOp {
+        let mut value = partial;
+        let mut distance = span / 2;
+        while distance >= 1 {
+            let other = UOp::new(Op::Shuffle, self.dtype, vec![value.clone(), UOp::index(distance as i64)], Arg::None);
+            value = self.fold(&value, &other);
+            distance /= 2;
+        }
+        let warps = self.size / span;
+        if warps == 1 {
+            return value;
+        }
+        let buffer = self.local_buffer(warps);
+        let span = UOp::index(span as i64);
+        let leader = self.g.modulo(&span).eq(&UOp::index(0));
+        let store = UOp::new(
+            Op::Store,
+            DType::Void,
+            vec![buffer.clone(), self.slot(&self.g.idiv(&span)), value, leader],
+            Arg::None,
+        );
+        let written = UOp::new(Op::Barrier, DType::Void, vec![buffer, store], Arg::None);
+        let results: Vec<UOp> = (0..warps)
+            .map(|w| UOp::new(Op::Load, self.dtype, vec![written.clone(), self.slot(&UOp::index(w as i64))], Arg::None))
+            .collect();
+        self.fold_pairwise(&results)
+    }
+
+    /// The tree in local memory, a barrier per step.
+    fn in_tree(&self, partial: UOp) -> UOp {
+        let buffer = self.local_buffer(self.size);
+        let mine = self.slot(&self.g);
+        let store = UOp::new(Op::Store, DType::Void, vec![buffer.clone(), mine.clone(), partial], Arg::None);
+        let mut written = UOp::new(Op::Barrier, DType::Void, vec![buffer.clone(), store], Arg::None);
+        let mut remaining = self.size;
+        while remaining > 1 {
+            let half = remaining.div_ceil(2);
+            let folding = self.g.lt(&UOp::index((remaining - half) as i64));
+            let other = self.slot(&self.g.add(&UOp::index(half as i64)));
+            let a = UOp::new(Op::Load, self.dtype, vec![written.clone(), mine.clone(), folding.clone()], Arg::None);
+            let b = UOp::new(Op::Load, self.dtype, vec![written.clone(), other, folding.clone()], Arg::None);
+            let store = UOp::new(
+                Op::Store,
+                DType::Void,
+                vec![buffer.clone(), mine.clone(), self.fold(&a, &b), folding],
+                Arg::None,
+            );
+            written = UOp::new(Op::Barrier, DType::Void, vec![buffer.clone(), store], Arg::None);
+            remaining = half;
+        }
+        UOp::new(Op::Load, self.dtype, vec![written, self.slot(&UOp::index(0))], Arg::None)
+    }
 }

@@ -1,5 +1,6 @@
 //! Late passes, run after the opts in this order: `expand` (upcast and unroll axes become copies),
-//! `group_reduce` (a grouped reduction combines per-thread partials through local memory), `gpudims`
+//! `group_reduce` (a grouped reduction combines per-thread partials by warp shuffles where the device
+//! has warps, else through local memory), `gpudims`
 //! (output and local axes become hardware indices and the launch's dimensions). Where the target's caps
 //! allow (CUDA), `vectorize` (runs of consecutive loads and stores become vector accesses) runs before
 //! `gpudims`.

@@ -291,6 +291,11 @@ impl Dialect {
         (self == Dialect::Cuda).then_some("__syncthreads();")
     }
 
+    /// The value `value` of the warp's lane `lane ^ distance` (CUDA; the whole warp takes part).
+    pub(crate) fn shuffle_xor(self, value: &str, distance: &str) -> Option<String> {
+        (self == Dialect::Cuda).then(|| format!("__shfl_xor_sync(0xffffffffu, {value}, {distance})"))
+    }
+
     /// Name of a float math function for the compute type of `dtype`.
     pub(crate) fn math(self, name: &str, dtype: DType) -> String {
         if dtype == DType::F64 {

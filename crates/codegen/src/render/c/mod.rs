@@ -221,6 +221,12 @@ impl Renderer {
                 let buffer = self.name(&u.src()[0])?;
                 self.names.insert(u.clone(), buffer);
             }
+            (Op::Shuffle, _) => {
+                let value = self.name(&u.src()[0])?;
+                let distance = self.name(&u.src()[1])?;
+                let expr = self.dialect.shuffle_xor(&value, &distance).ok_or_else(|| unsupported(u, self.dialect))?;
+                self.define(u, &expr);
+            }
             (Op::If, _) => {
                 let cond = self.name(&u.src()[0])?;
                 self.line(&format!("if ({cond}) {{"));
