@@ -20,7 +20,7 @@ fn an_upcast_of_contiguous_buffers_loads_and_stores_vectors() {
     let source = cuda(&a.add(&b), &[OptOp::Upcast { axis: 0, amt: 4 }]);
     assert!(source.contains("*((const float4*)(data1+"), "{source}");
     assert!(source.contains("*((const float4*)(data2+"), "{source}");
-    assert!(source.contains("*((float4*)(data0+"), "{source}");
+    assert!(source.contains("__stcs((float4*)(data0+"), "{source}");
 }
 
 #[test]

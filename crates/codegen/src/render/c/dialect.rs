@@ -143,6 +143,29 @@ impl Dialect {
         }
     }
 
+    /// The statement storing `value` to `buf[idx]` (a global buffer where `global`, else local memory),
+    /// or with `vector` (its type) the vector at `buf + idx`. CUDA stores 32-bit elements and their
+    /// vectors to global buffers with the evict-first hint (`__stcs`): a kernel writes its outputs once
+    /// and never reads them back, so they should not push its inputs out of L2 (measured on the H200:
+    /// `a*b+c` over 2^26 f32, 4310 -> 4343 GB/s).
+    pub(crate) fn store(
+        self,
+        element: DType,
+        global: bool,
+        vector: Option<&str>,
+        place: (&str, &str),
+        value: &str,
+    ) -> String {
+        let (buf, idx) = place;
+        let streaming = self == Dialect::Cuda && global && matches!(element, DType::F32 | DType::I32 | DType::U32);
+        match (vector, streaming) {
+            (None, false) => format!("{buf}[{idx}] = {value};"),
+            (None, true) => format!("__stcs(&{buf}[{idx}], {value});"),
+            (Some(ty), false) => format!("*(({ty}*)({buf}+{idx})) = {value};"),
+            (Some(ty), true) => format!("__stcs(({ty}*)({buf}+{idx}), {value});"),
+        }
+    }
+
     /// Converts a computed value to the element type of a buffer.
     pub(crate) fn narrow_for_store(self, dtype: DType, expr: &str) -> String {
         match (self, dtype) {

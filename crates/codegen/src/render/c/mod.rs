@@ -289,7 +289,9 @@ impl Renderer {
                     .iter()
                     .map(|l| Ok(self.dialect.narrow_for_store(dtype, &self.name(l)?)))
                     .collect::<Result<Vec<_>, CodegenError>>()?;
-                let write = format!("*(({ty}*)({buf}+{idx})) = {};", self.dialect.vector_value(ty, dtype, &values));
+                let global = u.src()[0].op() == Op::DefineGlobal;
+                let value = self.dialect.vector_value(ty, dtype, &values);
+                let write = self.dialect.store(dtype, global, Some(ty), (&buf, &idx), &value);
                 match u.src().get(3) {
                     Some(gate) => self.line(&format!("if ({}) {write}", self.name(gate)?)),
                     None => self.line(&write),
@@ -314,10 +316,12 @@ impl Renderer {
                 let value = self.name(&u.src()[2])?;
                 let dtype = u.src()[0].dtype();
                 let value = if dtype == DType::Bool { format!("({value}!=0)") } else { value };
-                let stored = self.dialect.narrow_for_store(dtype, &value);
+                let global = u.src()[0].op() == Op::DefineGlobal;
+                let value = self.dialect.narrow_for_store(dtype, &value);
+                let write = self.dialect.store(dtype, global, None, (&buf, &idx), &value);
                 match u.src().get(3) {
-                    Some(gate) => self.line(&format!("if ({}) {buf}[{idx}] = {stored};", self.name(gate)?)),
-                    None => self.line(&format!("{buf}[{idx}] = {stored};")),
+                    Some(gate) => self.line(&format!("if ({}) {write}", self.name(gate)?)),
+                    None => self.line(&write),
                 }
             }
             (Op::DefineAcc, _) => {
