@@ -55,7 +55,8 @@ fn finish(kernel: &Kernel, opts: Vec<OptOp>, target: &Target) -> Result<(Program
     let expanded = late::expand(kernel);
     let grouped = late::group_reduce(&expanded, &target.caps);
     let grouped = if target.caps.vector_loads { late::vectorize(&grouped, &target.caps) } else { grouped };
-    let placed = late::gpudims(&grouped, &target.caps)?;
+    let mut placed = late::gpudims(&grouped, &target.caps)?;
+    placed.kernel.sink = late::decompose(&placed.kernel.sink)?;
     let mut program = linearize::linearize(&placed, !kernel.reduces().is_empty())?;
     program.opts = opts;
     let source = render(&program, target.dialect)?;

@@ -7,7 +7,7 @@
 //! the accumulator's final value.
 
 use crate::error::CodegenError;
-use crate::late::Placed;
+use crate::late::{decompose, Placed};
 use crate::lower::reduce_identity;
 use crate::opt::{range_kind, range_size};
 use crate::program::{Param, Program};
@@ -34,7 +34,7 @@ fn summands(body: &UOp) -> i64 {
             leaves.push(u);
         }
     }
-    if leaves.iter().all(|l| l.op() == Op::Mul || l.op() == Op::MulAcc) {
+    if leaves.iter().all(|l| l.op() == Op::Mul) {
         1
     } else {
         leaves.len() as i64
@@ -247,11 +247,18 @@ impl Linearizer {
                 self.push(UOp::new(Op::Assign, m.dtype(), vec![c.clone(), lost], Arg::None));
                 self.push(UOp::new(Op::Assign, m.dtype(), vec![acc.clone(), t], Arg::None));
             } else {
-                let combined = match op {
+                let combined = decompose(&match op {
                     ReduceOp::Add => acc.add(body),
                     ReduceOp::Mul => acc.mul(body),
                     ReduceOp::Max => acc.max(body),
-                };
+                })?;
+                // What the update reads besides the accumulator and the body (a decomposed max's
+                // comparisons) is computed in the loop, before it.
+                for s in combined.src() {
+                    if s != acc && s != body {
+                        self.emit(s)?;
+                    }
+                }
                 self.push(UOp::new(Op::Assign, m.dtype(), vec![acc.clone(), combined], Arg::None));
             }
         }

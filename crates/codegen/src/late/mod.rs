@@ -3,13 +3,16 @@
 //! has warps, else through local memory), `gpudims`
 //! (output and local axes become hardware indices and the launch's dimensions). Where the target's caps
 //! allow (CUDA), `vectorize` (runs of consecutive loads and stores become vector accesses) runs before
-//! `gpudims`.
+//! `gpudims`. Last, `decompose` rewrites the ops some target lacks into primitives, once for every
+//! renderer.
 
+mod decompose;
 mod expand;
 mod gpudims;
 mod group_reduce;
 mod vectorize;
 
+pub(crate) use decompose::decompose;
 pub(crate) use expand::expand;
 pub(crate) use gpudims::{gpudims, Placed};
 pub(crate) use group_reduce::group_reduce;

@@ -321,10 +321,6 @@ impl Emitter {
             Op::Sqrt if float => self.glsl(ty, GLOp::Sqrt, &s)?,
             Op::Trunc if float => self.glsl(ty, GLOp::Trunc, &s)?,
             Op::Trunc if !boolean => s[0],
-            Op::Recip if float => {
-                let one = self.constant(Scalar::Float { width: if d == DType::F64 { 64 } else { 32 } }, 1.0);
-                self.b.f_div(ty, None, one, s[0])?
-            }
             Op::Add if boolean => b.logical_or(ty, None, s[0], s[1])?,
             Op::Add if float => b.f_add(ty, None, s[0], s[1])?,
             Op::Add => b.i_add(ty, None, s[0], s[1])?,
@@ -336,22 +332,6 @@ impl Emitter {
             Op::Idiv if !float && !boolean => b.u_div(ty, None, s[0], s[1])?,
             Op::Mod if !float && !boolean && signed => b.s_rem(ty, None, s[0], s[1])?,
             Op::Mod if !float && !boolean => b.u_mod(ty, None, s[0], s[1])?,
-            Op::Max if boolean => b.logical_or(ty, None, s[0], s[1])?,
-            Op::Max if float => {
-                // NaN-propagating like the C renderer: `(a != a || a > b) ? a : b`.
-                let nan = b.is_nan(bool_ty, None, s[0])?;
-                let greater = b.f_ord_greater_than(bool_ty, None, s[0], s[1])?;
-                let pick = b.logical_or(bool_ty, None, nan, greater)?;
-                b.select(ty, None, pick, s[0], s[1])?
-            }
-            Op::Max => {
-                let greater = if signed {
-                    b.s_greater_than(bool_ty, None, s[0], s[1])?
-                } else {
-                    b.u_greater_than(bool_ty, None, s[0], s[1])?
-                };
-                b.select(ty, None, greater, s[0], s[1])?
-            }
             Op::CmpLt if operand == DType::Bool => {
                 let not_a = b.logical_not(bool_ty, None, s[0])?;
                 b.logical_and(bool_ty, None, not_a, s[1])?
@@ -375,20 +355,12 @@ impl Emitter {
             Op::Shr if !float && !boolean && signed => b.shift_right_arithmetic(ty, None, s[0], s[1])?,
             Op::Shr if !float && !boolean => b.shift_right_logical(ty, None, s[0], s[1])?,
             Op::Where => b.select(ty, None, s[0], s[1], s[2])?,
-            Op::MulAcc if float => {
-                let p = b.f_mul(ty, None, s[0], s[1])?;
-                b.f_add(ty, None, p, s[2])?
-            }
-            Op::MulAcc if !boolean => {
-                let p = b.i_mul(ty, None, s[0], s[1])?;
-                b.i_add(ty, None, p, s[2])?
-            }
             _ => return Err(self.unsupported(u)),
         };
         // Float arithmetic on an accumulator (a sum and its Kahan compensation) must run as written:
         // `NoContraction` forbids fusing and the algebraic rewrites (Mesa's `exact`) that would cancel
         // `(t - acc) - y` to zero.
-        if float && matches!(u.op(), Op::Add | Op::Mul | Op::MulAcc) && self.touches_accumulator(u) {
+        if float && matches!(u.op(), Op::Add | Op::Mul) && self.touches_accumulator(u) {
             self.b.decorate(v, Decoration::NoContraction, []);
         }
         Ok(v)
