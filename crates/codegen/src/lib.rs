@@ -53,6 +53,7 @@ pub fn compile_kernel_with(ast: &UOp, target: &Target, opts: &[OptOp]) -> Result
 /// The late passes, linearization and rendering of an optimised kernel.
 fn finish(kernel: &Kernel, opts: Vec<OptOp>, target: &Target) -> Result<(Program, Source), CodegenError> {
     let expanded = late::expand(kernel);
+    let expanded = if target.caps.has_local { expanded } else { late::block_sums(&expanded) };
     let grouped = late::group_reduce(&expanded, &target.caps);
     let grouped = if target.caps.vector_loads { late::vectorize(&grouped, &target.caps) } else { grouped };
     let mut placed = late::gpudims(&grouped, &target.caps)?;

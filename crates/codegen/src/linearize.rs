@@ -21,10 +21,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 pub const COMPENSATED_MIN_ELEMENTS: i64 = 4096;
 
 /// How many values a reduction body adds per trip: the leaves of its chain of float additions (the
-/// copies an unroll summed; a body that is itself a sum counts its terms, erring towards compensation).
+/// copies an unroll summed; a body that is itself a sum counts its terms, erring towards compensation;
+/// a leaf that is itself a reduction, a block of a blocked sum, counts the elements it adds).
 /// A chain of products is a contraction (a dot product, as in matmul): counted as one per trip, so it
 /// rounds as BLAS does unless its loop alone is long, and a tiled matmul keeps its speed.
-fn summands(body: &UOp) -> i64 {
+pub(crate) fn summands(body: &UOp) -> i64 {
     let mut leaves = Vec::new();
     let mut stack = vec![body.clone()];
     while let Some(u) = stack.pop() {
@@ -35,10 +36,17 @@ fn summands(body: &UOp) -> i64 {
         }
     }
     if leaves.iter().all(|l| l.op() == Op::Mul) {
-        1
-    } else {
-        leaves.len() as i64
+        return 1;
     }
+    leaves
+        .iter()
+        .map(|l| match l.op() {
+            Op::Reduce => {
+                l.src()[1..].iter().map(|r| r.vmax() + 1).product::<i64>().saturating_mul(summands(&l.src()[0]))
+            }
+            _ => 1,
+        })
+        .fold(0i64, i64::saturating_add)
 }
 
 /// Orders a placed kernel into a [`Program`], named `r_...` when `reduced` (the kernel reduced before

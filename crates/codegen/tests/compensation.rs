@@ -21,7 +21,21 @@ fn long_grouped_and_unrolled_sums_carry_a_compensation() {
     // thread's accumulator adds 16,384 elements and gets its Kahan companion.
     assert_eq!(accumulators(1 << 22, &Target::CUDA), 2);
     assert_eq!(accumulators(1 << 22, &Target::VULKAN), 2);
-    assert_eq!(accumulators(1 << 22, &Target::CPU), 2);
+    // The CPU sums blocks of 256 elements plainly (a loop the C compiler vectorises) and compensates
+    // the sum of blocks: the block's accumulator, then the pair.
+    assert_eq!(accumulators(1 << 22, &Target::CPU), 3);
+}
+
+#[test]
+fn cpu_rows_long_enough_to_compensate_are_blocked() {
+    // A 4096-element row on the CPU: 8 copies per trip, blocks of 32 trips, 16 blocks.
+    let x = common::buffer(1, &[4, 4096]);
+    let sums = common::movement(&common::reduce(&x, ReduceOp::Add, &[1]), Op::Reshape, Arg::Shape(vec![4]));
+    let schedule = kiln_schedule::schedule(&[sums]).expect("schedules");
+    let (program, source) = compile_kernel(&schedule.kernels[0].ast, &Target::CPU).expect("compiles");
+    let loops: Vec<i64> = program.instructions.iter().filter(|u| u.op() == Op::Range).map(|r| r.vmax() + 1).collect();
+    assert_eq!(loops, vec![4, 16, 32], "{source}");
+    assert_eq!(program.instructions.iter().filter(|u| u.op() == Op::DefineAcc).count(), 3, "{source}");
 }
 
 #[test]

@@ -3,15 +3,18 @@
 //! has warps, else through local memory), `gpudims`
 //! (output and local axes become hardware indices and the launch's dimensions). Where the target's caps
 //! allow (CUDA), `vectorize` (runs of consecutive loads and stores become vector accesses) runs before
-//! `gpudims`. Last, `decompose` rewrites the ops some target lacks into primitives, once for every
+//! `gpudims`. On the CPU, `block_sums` (long compensated sums in blocks the C compiler vectorises)
+//! runs after `expand`. Last, `decompose` rewrites the ops some target lacks into primitives, once for every
 //! renderer.
 
+mod block_sums;
 mod decompose;
 mod expand;
 mod gpudims;
 mod group_reduce;
 mod vectorize;
 
+pub(crate) use block_sums::block_sums;
 pub(crate) use decompose::decompose;
 pub(crate) use expand::expand;
 pub(crate) use gpudims::{gpudims, Placed};
