@@ -38,15 +38,22 @@ pub(crate) fn summands(body: &UOp) -> i64 {
     if leaves.iter().all(|l| l.op() == Op::Mul) {
         return 1;
     }
-    leaves
-        .iter()
-        .map(|l| match l.op() {
-            Op::Reduce => {
-                l.src()[1..].iter().map(|r| r.vmax() + 1).product::<i64>().saturating_mul(summands(&l.src()[0]))
-            }
-            _ => 1,
-        })
-        .fold(0i64, i64::saturating_add)
+    leaves.iter().map(|l| if l.op() == Op::Reduce { elements(l) } else { 1 }).fold(0i64, i64::saturating_add)
+}
+
+/// The elements one accumulator of `reduce` adds: its loop trips times the values its body adds per
+/// trip.
+fn elements(reduce: &UOp) -> i64 {
+    let trips: i64 = reduce.src()[1..].iter().map(|r| r.vmax() + 1).product();
+    trips.saturating_mul(summands(&reduce.src()[0]))
+}
+
+/// Whether `reduce` accumulates with Kahan compensation: a float sum of at least
+/// [`COMPENSATED_MIN_ELEMENTS`] elements.
+pub(crate) fn compensated(reduce: &UOp) -> bool {
+    *reduce.arg() == Arg::Reduce(ReduceOp::Add)
+        && reduce.dtype().is_float()
+        && elements(reduce) >= COMPENSATED_MIN_ELEMENTS
 }
 
 /// Orders a placed kernel into a [`Program`], named `r_...` when `reduced` (the kernel reduced before
@@ -223,13 +230,11 @@ impl Linearizer {
                 }
             }
         }
-        let trips: i64 = u.src()[1..].iter().map(|r| r.vmax() + 1).product();
         let mut accs = Vec::new();
         for m in &siblings {
             let Arg::Reduce(op) = m.arg() else { return Err(CodegenError::Malformed("REDUCE without op".into())) };
             let acc = self.accumulator(vec![reduce_identity(*op, m.dtype())]);
-            let long = trips.saturating_mul(summands(&m.src()[0])) >= COMPENSATED_MIN_ELEMENTS;
-            let compensation = (*op == ReduceOp::Add && m.dtype().is_float() && long).then(|| {
+            let compensation = compensated(m).then(|| {
                 self.accumulator(vec![UOp::constant(m.dtype(), kiln_uop::ConstValue::Float(0.0)), acc.clone()])
             });
             accs.push((*op, acc, compensation));
@@ -255,11 +260,7 @@ impl Linearizer {
                 self.push(UOp::new(Op::Assign, m.dtype(), vec![c.clone(), lost], Arg::None));
                 self.push(UOp::new(Op::Assign, m.dtype(), vec![acc.clone(), t], Arg::None));
             } else {
-                let combined = decompose(&match op {
-                    ReduceOp::Add => acc.add(body),
-                    ReduceOp::Mul => acc.mul(body),
-                    ReduceOp::Max => acc.max(body),
-                })?;
+                let combined = decompose(&UOp::alu(op.alu(), vec![acc.clone(), body.clone()]))?;
                 // What the update reads besides the accumulator and the body (a decomposed max's
                 // comparisons) is computed in the loop, before it.
                 for s in combined.src() {

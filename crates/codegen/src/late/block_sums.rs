@@ -5,9 +5,9 @@
 //! trips (about [`BLOCK_ELEMENTS`] elements, which the compiler vectorises), and the compensation moves
 //! to the outer sum of blocks. The error stays that of one block (2^22 copies of 0.1: 3e-7).
 
-use crate::linearize::{summands, COMPENSATED_MIN_ELEMENTS};
+use crate::linearize::{compensated, summands};
 use crate::opt::{range_size, Kernel};
-use kiln_uop::{Arg, Op, RangeKind, ReduceOp, UOp};
+use kiln_uop::{Op, RangeKind, UOp};
 use std::collections::HashMap;
 
 /// Elements summed plainly in one block (trips times the copies an unroll sums per trip).
@@ -21,12 +21,11 @@ pub(crate) fn block_sums(k: &Kernel) -> Kernel {
         let [body, r] = reduce.src() else { continue };
         // A sum with a reduction inside stays as it is (its inner one may be blocked itself).
         let nested = body.toposort().iter().any(|u| u.op() == Op::Reduce);
-        if *reduce.arg() != Arg::Reduce(ReduceOp::Add) || !reduce.dtype().is_float() || r.op() != Op::Range || nested {
+        if !compensated(&reduce) || r.op() != Op::Range || nested {
             continue;
         }
-        let (trips, per_trip) = (range_size(r) as i64, summands(body));
-        let block = BLOCK_ELEMENTS / per_trip;
-        if trips * per_trip < COMPENSATED_MIN_ELEMENTS || block < 2 || trips % block != 0 || trips / block < 2 {
+        let (trips, block) = (range_size(r) as i64, BLOCK_ELEMENTS / summands(body));
+        if block < 2 || trips % block != 0 || trips / block < 2 {
             continue;
         }
         let outer = k.new_range((trips / block) as usize, RangeKind::Reduce);

@@ -30,11 +30,7 @@ fn assignments(ranges: &[UOp]) -> Vec<HashMap<UOp, (UOp, Vec<UOp>)>> {
 fn combine(op: ReduceOp, values: Vec<UOp>) -> UOp {
     let mut it = values.into_iter();
     let first = it.next().expect("an expanded axis has at least one value");
-    it.fold(first, |acc, v| match op {
-        ReduceOp::Add => acc.add(&v),
-        ReduceOp::Mul => acc.mul(&v),
-        ReduceOp::Max => acc.max(&v),
-    })
+    it.fold(first, |acc, v| UOp::alu(op.alu(), vec![acc, v]))
 }
 
 /// The kernel with its upcast and unroll axes expanded into copies.

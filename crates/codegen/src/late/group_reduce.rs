@@ -109,11 +109,7 @@ struct Group {
 
 impl Group {
     fn fold(&self, a: &UOp, b: &UOp) -> UOp {
-        match self.op {
-            ReduceOp::Add => a.add(b),
-            ReduceOp::Mul => a.mul(b),
-            ReduceOp::Max => a.max(b),
-        }
+        UOp::alu(self.op.alu(), vec![a.clone(), b.clone()])
     }
 
     /// Pairwise fold of `values` (a balanced tree, so sums round as a pairwise sum does).
