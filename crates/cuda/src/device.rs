@@ -53,6 +53,11 @@ pub(crate) fn describe(e: DriverError) -> String {
     }
 }
 
+/// `XY` of `compute_XY` (0 if the name has another form).
+fn arch_number(arch: &str) -> u32 {
+    arch.strip_prefix("compute_").and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
 /// The newest architecture NVRTC supports that the device (compute capability `cc`, e.g. 90) runs.
 fn pick_arch(cc: i32, supported: &[i32]) -> Option<String> {
     supported.iter().copied().filter(|&a| a <= cc).max().map(|a| format!("compute_{a}"))
@@ -296,7 +301,9 @@ impl Device for CudaDevice {
     }
 
     fn capture(&self, launches: &[Launch], deps: &[Vec<usize>]) -> Result<Option<Box<dyn DeviceGraph>>, RuntimeError> {
-        let graph = CudaGraph::new(&self.label, &self.ctx, &self.stream, &self.allocations, launches, deps)?;
+        let programmatic = arch_number(&self.arch) >= 90;
+        let graph =
+            CudaGraph::new(&self.label, &self.ctx, &self.stream, &self.allocations, launches, deps, programmatic)?;
         Ok(Some(Box::new(graph)))
     }
 
@@ -380,6 +387,9 @@ mod tests {
         assert_eq!(pick_arch(90, &[75, 80, 86, 89, 90, 100, 120]).as_deref(), Some("compute_90"));
         assert_eq!(pick_arch(87, &[75, 80, 86, 89, 90]).as_deref(), Some("compute_86"));
         assert_eq!(pick_arch(70, &[75, 80]), None);
+        assert_eq!(arch_number("compute_90"), 90);
+        assert_eq!(arch_number("compute_100"), 100);
+        assert_eq!(arch_number("sm_90"), 0);
     }
 
     /// Without a driver (CI, this machine) opening a device is a clear `Unavailable`, never a panic;

@@ -1,7 +1,11 @@
 //! CUDA graphs: a captured list of launches built explicitly as one `CUgraph` (a kernel node per launch,
 //! edges only from buffer hazards), instantiated once and launched with one `cuGraphLaunch` per
 //! replay. A replay patches the kernel nodes whose arguments changed (`cuGraphExecKernelNodeSetParams`)
-//! and nothing else.
+//! and nothing else. On sm_90 and later a kernel that waits for exactly one other follows it through a
+//! programmatic edge (Hopper's programmatic dependent launch): it is scheduled once every block of the
+//! one before has started, and its `griddepcontrol.wait` holds it until that one's writes are visible.
+//! The edges are the transitive reduction of the hazards (`kiln_runtime::capture`), without which a
+//! chain's nodes would carry redundant second edges and lose the overlap.
 
 use crate::device::{describe, CudaKernel};
 use cudarc::driver::{sys, CudaContext, CudaStream, DriverError};
@@ -58,7 +62,9 @@ fn node_params(
 }
 
 impl CudaGraph {
-    /// Builds and instantiates the graph of `launches` (`deps[i]`: the launches `i` waits for).
+    /// Builds and instantiates the graph of `launches` (`deps[i]`: the launches `i` waits for), with
+    /// programmatic edges where `programmatic` (every kernel was compiled for sm_90 or later, so each
+    /// begins with `griddepcontrol.wait`) and a node has one dependency.
     pub(crate) fn new(
         label: &str,
         ctx: &Arc<CudaContext>,
@@ -66,6 +72,7 @@ impl CudaGraph {
         allocations: &Allocations,
         launches: &[Launch],
         deps: &[Vec<usize>],
+        programmatic: bool,
     ) -> Result<CudaGraph, RuntimeError> {
         let error = |what: &str, e: DriverError| RuntimeError::Device {
             device: label.to_string(),
@@ -92,12 +99,28 @@ impl CudaGraph {
             let mut values: Vec<u64> = launch.args.iter().map(|a| a.0).collect();
             let params = node_params(launch, function, &mut values, &mut pointers);
             let waits: Vec<sys::CUgraphNode> = deps[i].iter().map(|&d| graph.nodes[d]).collect();
+            // A kernel that waits for exactly one other follows it through a programmatic edge; a
+            // node with several incoming edges gains nothing from them (measured), so it keeps plain ones.
+            let programmatic_edge = programmatic && waits.len() == 1;
+            let plain = if programmatic_edge { &[][..] } else { &waits[..] };
             let mut node = std::ptr::null_mut();
             // SAFETY: the parameters point at `values`, alive across the call (the driver copies them);
             // the kernel takes one device pointer per slot, each checked to be large enough.
-            unsafe { sys::cuGraphAddKernelNode_v2(&mut node, graph.graph, waits.as_ptr(), waits.len(), &params) }
+            unsafe { sys::cuGraphAddKernelNode_v2(&mut node, graph.graph, plain.as_ptr(), plain.len(), &params) }
                 .result()
                 .map_err(|e| error(&format!("cuGraphAddKernelNode({})", launch.program.name), e))?;
+            if programmatic_edge {
+                let edge = sys::CUgraphEdgeData {
+                    from_port: sys::CU_GRAPH_KERNEL_NODE_PORT_PROGRAMMATIC as u8,
+                    to_port: 0,
+                    type_: sys::CUgraphDependencyType::CU_GRAPH_DEPENDENCY_TYPE_PROGRAMMATIC as u8,
+                    reserved: [0; 5],
+                };
+                // SAFETY: one edge from a node of this graph to the node just added.
+                unsafe { sys::cuGraphAddDependencies_v2(graph.graph, waits.as_ptr(), &node, &edge, 1) }
+                    .result()
+                    .map_err(|e| error(&format!("cuGraphAddDependencies({})", launch.program.name), e))?;
+            }
             graph.nodes.push(node);
         }
         // SAFETY: the graph is complete; the executable graph is destroyed in `Drop`.

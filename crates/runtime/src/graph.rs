@@ -2,7 +2,8 @@
 //! them, captured once, becomes a [`DeviceGraph`] (a CUDA graph, a recorded Vulkan command buffer, or
 //! on other devices the list itself, launched in one batch) that later replays with some arguments
 //! swapped ([`Patch`]). [`dependencies`] finds the real hazards between launches (read after write,
-//! write after read, write after write), which devices use to order only what must be ordered.
+//! write after read, write after write), which devices use to order only what must be ordered, and
+//! [`reduced`] keeps of them only the edges no longer path implies (what a captured graph is built from).
 
 use crate::device::{CompiledKernel, Device, RawBuffer};
 use crate::error::RuntimeError;
@@ -77,6 +78,32 @@ pub fn dependencies(launches: &[Launch]) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// `deps` (as from [`dependencies`]: each launch's list of earlier launches) without the edges a longer
+/// path already implies (the transitive reduction): launch `i` keeps a dependency `d` only if no other
+/// launch it waits for already (directly or not) waits for `d`. Orders the same launches with fewer
+/// edges, which a CUDA graph needs for a chain to overlap its launches. The search from each launch
+/// goes back no further than its earliest dependency, so a chain costs a few steps per launch.
+pub fn reduced(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::with_capacity(deps.len());
+    let mut seen = vec![usize::MAX; deps.len()];
+    let mut stack = Vec::new();
+    for (i, direct) in deps.iter().enumerate() {
+        let low = direct.iter().copied().min().unwrap_or(i);
+        // Everything reachable backwards from a direct dependency (the dependency itself not counted).
+        for &d in direct {
+            stack.extend(out[d].iter().copied().filter(|&a| a >= low));
+        }
+        while let Some(a) = stack.pop() {
+            if seen[a] != i {
+                seen[a] = i;
+                stack.extend(out[a].iter().copied().filter(|&b| b >= low && seen[b] != i));
+            }
+        }
+        out.push(direct.iter().copied().filter(|&d| seen[d] != i).collect());
+    }
+    out
+}
+
 /// Applies `patches` to `launches`, checking that each names an existing launch and slot.
 pub fn apply_patches(launches: &mut [Launch], patches: &[Patch]) -> Result<(), RuntimeError> {
     for p in patches {
@@ -112,7 +139,7 @@ pub fn capture(device: &Arc<dyn Device>, launches: Vec<Launch>) -> Result<Box<dy
     if launches.is_empty() {
         return Err(RuntimeError::Replay("nothing was captured: the step launched no kernels".into()));
     }
-    let deps = dependencies(&launches);
+    let deps = reduced(&dependencies(&launches));
     match device.capture(&launches, &deps)? {
         Some(graph) => Ok(graph),
         None => Ok(Box::new(LaunchList { device: Arc::clone(device), launches })),
@@ -153,6 +180,23 @@ mod tests {
             launch(&[(1, true), (2, false)]), // 3 rewrites 1: after 0 (WAW), 2 (WAR), reads 2: after 1
         ];
         assert_eq!(dependencies(&list), vec![vec![], vec![], vec![0], vec![0, 1, 2]]);
+    }
+
+    #[test]
+    fn reduction_keeps_only_edges_no_path_implies() {
+        // 3 waits for 0 (implied through 2), 1 and 2; 4 waits for 3 and 0 (implied through 3).
+        let deps = vec![vec![], vec![], vec![0], vec![0, 1, 2], vec![0, 3]];
+        assert_eq!(reduced(&deps), vec![vec![], vec![], vec![0], vec![1, 2], vec![3]]);
+        // A chain whose buffers alternate: each launch also waits for the one two back (WAW), implied.
+        let list: Vec<Launch> = (0..6u64)
+            .map(|k| launch(&[(2 + k % 2, true), (if k == 0 { 9 } else { 2 + (k + 1) % 2 }, false)]))
+            .collect();
+        let deps = dependencies(&list);
+        assert!(deps[3].contains(&1), "the alternating chain has its second edges: {deps:?}");
+        assert_eq!(reduced(&deps), vec![vec![], vec![0], vec![1], vec![2], vec![3], vec![4]]);
+        // Independent launches stay independent; a diamond keeps both sides.
+        let diamond = vec![vec![], vec![0], vec![0], vec![1, 2]];
+        assert_eq!(reduced(&diamond), diamond);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use cpu::CpuDevice;
 pub use debug::debug_level;
 pub use device::{check_copy, check_launch_args, live_buffers, source_text, Buffer, CompiledKernel, Device, RawBuffer};
 pub use error::RuntimeError;
-pub use graph::{apply_patches, capture, dependencies, DeviceGraph, Launch, Patch};
+pub use graph::{apply_patches, capture, dependencies, reduced, DeviceGraph, Launch, Patch};
 pub use memo::{memo_capacity, LruMemo};
 pub use plan::{prepare, run_schedule, ExecPlan};
 pub use profile::{record_phases, set_profiling, take_launches, take_phases, LaunchRecord, PhaseTotals};

@@ -61,6 +61,18 @@ static inline unsigned short kiln_f32_to_bf16(float f) {
 }
 ";
 
+/// The first lines of every CUDA kernel, on sm_90 and later: let the grids that depend on this one
+/// launch as soon as all of its blocks have started (`griddepcontrol.launch_dependents`; their blocks
+/// then sit in the same wait), then wait until the grids this one depends on have finished and their
+/// writes are visible (`griddepcontrol.wait`). Both do nothing unless the launch came through a CUDA
+/// graph's programmatic edge, which the CUDA device adds only when it compiles for sm_90 or later.
+/// Triggering before the wait is safe, as every dependant waits for this grid's completion itself.
+const CUDA_DEPENDENT_LAUNCH: &str = "\
+#if __CUDA_ARCH__ >= 900
+asm volatile(\"griddepcontrol.launch_dependents;\");
+asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");
+#endif";
+
 impl Dialect {
     /// Type of a value held in a register (16-bit floats compute as `float`).
     pub(crate) fn compute_type(self, dtype: DType, index: &'static str) -> &'static str {
@@ -268,7 +280,7 @@ impl Dialect {
                         program.name,
                         params.join(", ")
                     ),
-                    vec![],
+                    CUDA_DEPENDENT_LAUNCH.lines().map(str::to_string).collect(),
                 )
             }
             _ => {
