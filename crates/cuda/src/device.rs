@@ -5,6 +5,7 @@
 
 use crate::graph::{Allocations, CudaGraph};
 use crate::nvrtc;
+use crate::pool::MemPool;
 use cudarc::driver::{
     result, sys, CudaContext, CudaEvent, CudaFunction, CudaStream, DriverError, LaunchConfig, PushKernelArg,
 };
@@ -33,6 +34,8 @@ pub struct CudaDevice {
     caps: Caps,
     /// Live allocations and their sizes in bytes.
     allocations: Allocations,
+    /// The pool `cuMemAllocAsync` draws from, kept between allocations (none without async allocation).
+    pool: Option<MemPool>,
     cache: DiskCache,
 }
 
@@ -106,6 +109,12 @@ impl CudaDevice {
         let nvrtc_version = nvrtc::nvrtc_version().map_or_else(|| "unknown".into(), |(a, b)| format!("{a}.{b}"));
         tracing::debug!("{label}: {gpu}, sm_{cc}, NVRTC {nvrtc_version} targeting {arch}");
         let caps = device_caps(&ctx).map_err(driver("attribute query"))?;
+        let pool = if ctx.has_async_alloc() {
+            ctx.bind_to_thread().map_err(driver("memory pool"))?;
+            Some(MemPool::keeping(&ctx).map_err(driver("memory pool"))?)
+        } else {
+            None
+        };
         Ok(CudaDevice {
             caps,
             name: format!("{label} ({gpu})"),
@@ -115,6 +124,7 @@ impl CudaDevice {
             ctx,
             stream,
             allocations: Arc::new(Mutex::new(HashMap::new())),
+            pool,
             cache: DiskCache::new("cuda", "ptx"),
         })
     }
@@ -131,6 +141,18 @@ impl CudaDevice {
     /// Makes this device's context current on the calling thread.
     fn bind(&self, what: &str) -> Result<(), RuntimeError> {
         self.ctx.bind_to_thread().map_err(|e| self.error(what, e))
+    }
+
+    /// One driver allocation of `size` bytes, stream-ordered where the driver has pools.
+    fn allocate(&self, size: usize) -> Result<u64, DriverError> {
+        // SAFETY: the context is current; the pointer is recorded and freed once, by `free`.
+        unsafe {
+            if self.ctx.has_async_alloc() {
+                result::malloc_async(self.stream.cu_stream(), size)
+            } else {
+                result::malloc_sync(size)
+            }
+        }
     }
 
     fn size_of(&self, buffer: RawBuffer) -> Result<usize, RuntimeError> {
@@ -170,13 +192,15 @@ impl Device for CudaDevice {
         self.bind("alloc")?;
         // The driver rejects zero-byte allocations; give empty buffers one byte.
         let size = bytes.max(1);
-        // SAFETY: the context is current; the pointer is recorded and freed once, by `free`.
-        let ptr = unsafe {
-            if self.ctx.has_async_alloc() {
-                result::malloc_async(self.stream.cu_stream(), size)
-            } else {
-                result::malloc_sync(size)
-            }
+        let ptr = match (self.allocate(size), &self.pool) {
+            // Memory the pool keeps from earlier frees goes back to the driver, then one more try.
+            (Err(e), Some(pool)) if e.0 == sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY => self
+                .stream
+                .synchronize()
+                .and_then(|()| pool.trim())
+                .map_err(|e| self.error("memory pool trim", e))
+                .map(|()| self.allocate(size))?,
+            (first, _) => first,
         }
         .map_err(|e| match e.0 {
             sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY => {

@@ -7,6 +7,7 @@
 mod device;
 mod graph;
 mod nvrtc;
+mod pool;
 
 pub use device::CudaDevice;
 pub use nvrtc::{compile_ptx, cuda_include_dir, nvrtc_available, nvrtc_version};
