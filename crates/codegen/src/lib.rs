@@ -59,6 +59,7 @@ fn finish(kernel: &Kernel, opts: Vec<OptOp>, target: &Target) -> Result<(Program
     let mut placed = late::gpudims(&grouped, &target.caps)?;
     placed.kernel.sink = late::decompose(&placed.kernel.sink)?;
     let mut program = linearize::linearize(&placed, !kernel.reduces().is_empty())?;
+    late::mark_streamed(&mut program, kernel, &target.caps);
     program.opts = opts;
     let source = render(&program, target.dialect)?;
     Ok((program, source))

@@ -74,7 +74,7 @@ pub(crate) fn linearize(placed: &Placed, reduced: bool) -> Result<Program, Codeg
     for g in &kernel.globals {
         let Arg::Buffer { numel, .. } = g.arg() else { unreachable!("lowering checked every global") };
         let written = kernel.sink.src().iter().any(|s| s.src()[0] == *g);
-        params.push(Param { dtype: g.dtype(), numel: *numel, written });
+        params.push(Param { dtype: g.dtype(), numel: *numel, written, streamed: false });
         lin.push(g.clone());
     }
     if let Some(guard) = &placed.guard {

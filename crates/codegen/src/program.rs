@@ -11,6 +11,9 @@ pub struct Param {
     pub numel: usize,
     /// True if the kernel stores into it.
     pub written: bool,
+    /// Read once, and too large to stay cached for another kernel: loads carry the evict-first hint
+    /// where the target has one (see `late::streamed`).
+    pub streamed: bool,
 }
 
 /// The launch of a GPU kernel: blocks (workgroups) along each dimension, threads per block along each

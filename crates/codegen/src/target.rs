@@ -52,6 +52,9 @@ pub struct Caps {
     /// consecutively along the block's `x` dimension; 0 where there is no such exchange (the CPU, and
     /// Vulkan, whose subgroups need not follow the invocation index).
     pub warp: u32,
+    /// Bytes of the device's last-level cache shared by all blocks (CUDA's L2); 0 where kernels get
+    /// no cache hints (the CPU, Vulkan). A buffer larger than this cannot stay cached between kernels.
+    pub l2_bytes: u32,
 }
 
 impl Caps {
@@ -67,6 +70,7 @@ impl Caps {
         vector_halves: false,
         threads: 1,
         warp: 0,
+        l2_bytes: 0,
     };
 }
 
@@ -97,6 +101,7 @@ impl Target {
             vector_halves: true,
             threads: 1,
             warp: 32,
+            l2_bytes: 0,
         },
     };
     /// A Vulkan target with the limits every Vulkan device guarantees (devices report their own).
@@ -113,6 +118,7 @@ impl Target {
             vector_halves: false,
             threads: 1,
             warp: 0,
+            l2_bytes: 0,
         },
     };
 }

@@ -398,6 +398,7 @@ fn device_caps(ctx: &CudaContext) -> Result<Caps, DriverError> {
         // Static `__shared__` memory is limited to 48 KiB whatever the device offers beyond it.
         shared_bytes: get(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK)?.min(48 * 1024),
         warp: get(A::CU_DEVICE_ATTRIBUTE_WARP_SIZE)?,
+        l2_bytes: get(A::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)?,
         ..Target::CUDA.caps
     })
 }

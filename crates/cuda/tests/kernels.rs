@@ -68,6 +68,29 @@ fn compile_errors_carry_the_nvrtc_log_and_kernel_name() {
     assert!(err.to_string().contains("E_broken"));
 }
 
+/// On a device whose L2 is smaller than every input, each reduction streams its inputs (`__ldcs`, scalar
+/// and vector forms): every case still renders CUDA that NVRTC compiles.
+#[test]
+fn streamed_loads_compile_with_nvrtc() {
+    if !nvrtc_available() {
+        return skipped("streamed loads");
+    }
+    let target = Target { caps: kiln_codegen::Caps { l2_bytes: 1, ..Target::CUDA.caps }, ..Target::CUDA };
+    let (mut scalar, mut vector) = (0, 0);
+    for case in common::cases() {
+        let schedule = kiln_schedule::schedule(&case.outputs).unwrap();
+        for kernel in &schedule.kernels {
+            let (program, source) = compile_kernel(&kernel.ast, &target).unwrap();
+            let source = source.to_string();
+            scalar += source.matches("__ldcs(&").count();
+            vector += source.matches("__ldcs((const").count();
+            let compiled = compile_ptx(&source, &program.name, ARCH);
+            assert!(compiled.is_ok(), "{}: {:?}\n{source}", case.name, compiled.err());
+        }
+    }
+    assert!(scalar > 0 && vector > 0, "streamed loads rendered: {scalar} scalar, {vector} vector");
+}
+
 /// The opts of `wish` that `ast`'s kernel accepts on the CUDA target, in order.
 fn valid_opts(ast: &kiln_uop::UOp, wish: &[(u8, usize, usize)]) -> Vec<OptOp> {
     let mut kernel = lower(ast).expect("lowers");

@@ -202,7 +202,7 @@ mod tests {
         Program {
             name: "E_4".into(),
             instructions: vec![],
-            params: vec![Param { dtype: DType::F32, numel: 4, written: true }],
+            params: vec![Param { dtype: DType::F32, numel: 4, written: true, streamed: false }],
             global_size: 4,
             launch: kiln_codegen::LaunchDims::SINGLE,
             parallel_extent: 4,

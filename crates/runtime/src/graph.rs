@@ -153,7 +153,8 @@ mod tests {
     use kiln_uop::DType;
 
     fn launch(args: &[(u64, bool)]) -> Launch {
-        let params = args.iter().map(|&(_, written)| Param { dtype: DType::F32, numel: 1, written }).collect();
+        let params =
+            args.iter().map(|&(_, written)| Param { dtype: DType::F32, numel: 1, written, streamed: false }).collect();
         Launch {
             kernel: Arc::new(()),
             program: Arc::new(Program {

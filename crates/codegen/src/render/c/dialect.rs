@@ -155,6 +155,20 @@ impl Dialect {
         }
     }
 
+    /// The expression reading `buf[idx]`, or with `vector` (its type) the vector at `buf + idx`. CUDA
+    /// reads a streamed buffer (`Param::streamed`) of 32-bit elements with the evict-first hint
+    /// (`__ldcs`).
+    pub(crate) fn load(self, element: DType, streamed: bool, vector: Option<&str>, place: (&str, &str)) -> String {
+        let (buf, idx) = place;
+        let streaming = self == Dialect::Cuda && streamed && matches!(element, DType::F32 | DType::I32 | DType::U32);
+        match (vector, streaming) {
+            (None, false) => format!("{buf}[{idx}]"),
+            (None, true) => format!("__ldcs(&{buf}[{idx}])"),
+            (Some(ty), false) => format!("*((const {ty}*)({buf}+{idx}))"),
+            (Some(ty), true) => format!("__ldcs((const {ty}*)({buf}+{idx}))"),
+        }
+    }
+
     /// The statement storing `value` to `buf[idx]` (a global buffer where `global`, else local memory),
     /// or with `vector` (its type) the vector at `buf + idx`. CUDA stores 32-bit elements and their
     /// vectors to global buffers with the evict-first hint (`__stcs`): a kernel writes its outputs once

@@ -7,7 +7,7 @@ use crate::error::CodegenError;
 use crate::program::Program;
 use crate::target::Dialect;
 use kiln_uop::{Arg, ConstValue, DType, Op, RangeKind, SpecialKind, UOp};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 pub(crate) fn render(program: &Program, dialect: Dialect) -> Result<String, CodegenError> {
@@ -21,6 +21,14 @@ pub(crate) fn render(program: &Program, dialect: Dialect) -> Result<String, Code
         vars: 0,
         accs: Vec::new(),
         parallel_loop: None,
+        streamed: program
+            .instructions
+            .iter()
+            .filter(|u| u.op() == Op::DefineGlobal)
+            .zip(&program.params)
+            .filter(|(_, p)| p.streamed)
+            .map(|(u, _)| u.clone())
+            .collect(),
     };
     r.parallel_loop = (dialect == Dialect::C)
         .then(|| {
@@ -54,6 +62,8 @@ struct Renderer {
     vars: usize,
     accs: Vec<String>,
     parallel_loop: Option<UOp>,
+    /// The globals whose loads carry the evict-first hint (`Param::streamed`).
+    streamed: HashSet<UOp>,
 }
 
 /// The unsigned type whose arithmetic a signed value type wraps through (32 and 64 bits; `Index`
@@ -255,7 +265,8 @@ impl Renderer {
                 let idx = self.name(&u.src()[1])?;
                 let ty = self.dialect.vector_type(u.dtype(), *n).ok_or_else(|| unsupported(u, self.dialect))?;
                 let name = self.fresh("vec");
-                let read = format!("*((const {ty}*)({buf}+{idx}))");
+                let streamed = self.streamed.contains(&u.src()[0]);
+                let read = self.dialect.load(u.dtype(), streamed, Some(ty), (&buf, &idx));
                 match u.src().get(2) {
                     Some(gate) => {
                         let zero =
@@ -299,7 +310,9 @@ impl Renderer {
             (Op::Load, _) => {
                 let buf = self.name(&u.src()[0])?;
                 let idx = self.name(&u.src()[1])?;
-                let value = self.dialect.widen_loaded(u.dtype(), &format!("{buf}[{idx}]"));
+                let streamed = self.streamed.contains(&u.src()[0]);
+                let read = self.dialect.load(u.dtype(), streamed, None, (&buf, &idx));
+                let value = self.dialect.widen_loaded(u.dtype(), &read);
                 let expr = match u.src().get(2) {
                     Some(gate) => {
                         let zero = self.literal(u.dtype(), ConstValue::Int(0));
