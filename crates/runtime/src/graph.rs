@@ -200,6 +200,50 @@ mod tests {
         assert_eq!(reduced(&diamond), diamond);
     }
 
+    /// Which launches each launch waits for, directly or not (`deps` in launch order).
+    fn closure(deps: &[Vec<usize>]) -> Vec<Vec<bool>> {
+        let mut reach = vec![vec![false; deps.len()]; deps.len()];
+        for (i, direct) in deps.iter().enumerate() {
+            for &d in direct {
+                let below = reach[d].clone();
+                for (r, b) in reach[i].iter_mut().zip(below) {
+                    *r |= b;
+                }
+                reach[i][d] = true;
+            }
+        }
+        reach
+    }
+
+    proptest::proptest! {
+        /// On random launch orders the reduction keeps every ordering (same transitive closure) and
+        /// no edge another path implies.
+        #[test]
+        fn reduction_keeps_the_order_and_drops_every_implied_edge(
+            picks in proptest::collection::vec(proptest::collection::vec(0usize..1000, 0..4), 1..40),
+        ) {
+            let deps: Vec<Vec<usize>> = picks
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let mut d: Vec<usize> = if i == 0 { vec![] } else { p.iter().map(|x| x % i).collect() };
+                    d.sort_unstable();
+                    d.dedup();
+                    d
+                })
+                .collect();
+            let kept = reduced(&deps);
+            let reach = closure(&kept);
+            proptest::prop_assert_eq!(&reach, &closure(&deps));
+            for (i, direct) in kept.iter().enumerate() {
+                for &d in direct {
+                    let implied = direct.iter().any(|&o| o != d && reach[o][d]);
+                    proptest::prop_assert!(!implied, "launch {} keeps {} though another dependency implies it", i, d);
+                }
+            }
+        }
+    }
+
     #[test]
     fn patches_outside_the_list_are_errors() {
         let mut list = vec![launch(&[(1, true)])];
