@@ -155,13 +155,17 @@ impl Dialect {
         }
     }
 
-    /// The expression reading `buf[idx]`, or with `vector` (its type) the vector at `buf + idx`. CUDA
-    /// reads a streamed buffer (`Param::streamed`) of 32-bit elements with the evict-first hint
-    /// (`__ldcs`).
+    /// Whether an access of `element`s that asks for it (`wanted`) carries the evict-first hint: CUDA's
+    /// `__ldcs`/`__stcs` take 32-bit elements and their vectors.
+    fn evict_first(self, element: DType, wanted: bool) -> bool {
+        self == Dialect::Cuda && wanted && matches!(element, DType::F32 | DType::I32 | DType::U32)
+    }
+
+    /// The expression reading `buf[idx]`, or with `vector` (its type) the vector at `buf + idx`. A
+    /// streamed buffer (`Param::streamed`) is read with the evict-first hint where it exists (`__ldcs`).
     pub(crate) fn load(self, element: DType, streamed: bool, vector: Option<&str>, place: (&str, &str)) -> String {
         let (buf, idx) = place;
-        let streaming = self == Dialect::Cuda && streamed && matches!(element, DType::F32 | DType::I32 | DType::U32);
-        match (vector, streaming) {
+        match (vector, self.evict_first(element, streamed)) {
             (None, false) => format!("{buf}[{idx}]"),
             (None, true) => format!("__ldcs(&{buf}[{idx}])"),
             (Some(ty), false) => format!("*((const {ty}*)({buf}+{idx}))"),
@@ -183,8 +187,7 @@ impl Dialect {
         value: &str,
     ) -> String {
         let (buf, idx) = place;
-        let streaming = self == Dialect::Cuda && global && matches!(element, DType::F32 | DType::I32 | DType::U32);
-        match (vector, streaming) {
+        match (vector, self.evict_first(element, global)) {
             (None, false) => format!("{buf}[{idx}] = {value};"),
             (None, true) => format!("__stcs(&{buf}[{idx}], {value});"),
             (Some(ty), false) => format!("*(({ty}*)({buf}+{idx})) = {value};"),
