@@ -1,6 +1,6 @@
 //! The stream-ordered memory pool behind `cuMemAllocAsync`. The driver's default pool hands freed
 //! memory back at every synchronisation, so the next allocation maps fresh pages on the GPU's
-//! timeline before its kernel can run (about 10 us for W1's 256 MiB output on the H200). kiln keeps
+//! timeline before its kernel can run (3 to 10 us for W1's 256 MiB output on the H200). kiln keeps
 //! freed memory in the pool, as PyTorch's caching allocator does, and hands it back only when an
 //! allocation would otherwise fail.
 
