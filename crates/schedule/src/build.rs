@@ -7,11 +7,11 @@
 use crate::error::ScheduleError;
 use crate::kernel::{BufferRef, BufferSpec, Kernel, Schedule};
 use kiln_uop::{Arg, Op, UOp};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
-pub(crate) fn build_kernels(outputs: &[UOp], points: &HashSet<UOp>) -> Result<Schedule, ScheduleError> {
+pub(crate) fn build_kernels(outputs: &[UOp], points: &FxHashSet<UOp>) -> Result<Schedule, ScheduleError> {
     let mut schedule = Schedule::default();
-    let mut location: HashMap<UOp, BufferRef> = HashMap::new();
+    let mut location: FxHashMap<UOp, BufferRef> = FxHashMap::default();
     let sink = UOp::new(Op::Sink, kiln_uop::DType::Void, outputs.to_vec(), Arg::None);
     for u in sink.toposort() {
         if u.op() == Op::Sink || !points.contains(&u) || location.contains_key(&u) {
@@ -72,9 +72,9 @@ fn load(slot: usize, dtype: kiln_uop::DType, numel: usize, shape: &[usize]) -> U
 
 /// The kernel body computing `root`: its graph with every buffer and every other realized node
 /// replaced by a load of a parameter. Walks children before parents with an explicit stack.
-fn cut(root: &UOp, location: &HashMap<UOp, BufferRef>, args: &mut Vec<BufferRef>) -> Result<UOp, ScheduleError> {
+fn cut(root: &UOp, location: &FxHashMap<UOp, BufferRef>, args: &mut Vec<BufferRef>) -> Result<UOp, ScheduleError> {
     let stops = |u: &UOp| u != root && (u.op() == Op::Buffer || location.contains_key(u));
-    let mut memo: HashMap<UOp, UOp> = HashMap::new();
+    let mut memo: FxHashMap<UOp, UOp> = FxHashMap::default();
     let mut stack = vec![(root.clone(), false)];
     while let Some((u, expanded)) = stack.pop() {
         if memo.contains_key(&u) {

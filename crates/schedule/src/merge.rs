@@ -6,7 +6,7 @@
 
 use crate::kernel::{BufferRef, Kernel, Schedule};
 use kiln_uop::{Arg, DType, Op, UOp};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 fn is_independent_elementwise(k: &Kernel) -> bool {
     let reads_only_inputs = k.args[k.output_count()..].iter().all(|a| matches!(a, BufferRef::Input(_)));
@@ -18,7 +18,7 @@ fn output_shape(k: &Kernel) -> Option<Vec<usize>> {
 }
 
 pub(crate) fn merge_elementwise(schedule: Schedule) -> Schedule {
-    let mut groups: HashMap<Vec<usize>, usize> = HashMap::new();
+    let mut groups: FxHashMap<Vec<usize>, usize> = FxHashMap::default();
     let mut kernels: Vec<Kernel> = Vec::new();
     for k in schedule.kernels {
         let shape = output_shape(&k).filter(|_| is_independent_elementwise(&k));
@@ -46,7 +46,7 @@ fn join(a: &Kernel, b: &Kernel) -> Kernel {
         }
     }
     let renumber = |k: &Kernel, store: &UOp| -> UOp {
-        let mut memo: HashMap<UOp, UOp> = HashMap::new();
+        let mut memo: FxHashMap<UOp, UOp> = FxHashMap::default();
         for u in store.toposort() {
             let new = if let (Op::DefineGlobal, Arg::Buffer { id, numel }) = (u.op(), u.arg()) {
                 let buffer = k.args[usize::try_from(*id).unwrap_or(usize::MAX)];

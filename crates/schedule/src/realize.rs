@@ -12,7 +12,7 @@
 
 use crate::error::ScheduleError;
 use kiln_uop::{Arg, DType, Op, UOp};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Elementwise work shared by several kernels is recomputed in each only while it costs at most this
 /// many ops; above, it is stored once (the residual stream of a deep network, say).
@@ -34,8 +34,8 @@ struct Readers {
 }
 
 /// The set of nodes that get a buffer.
-pub(crate) fn realize_points(outputs: &[UOp]) -> Result<HashSet<UOp>, ScheduleError> {
-    let mut points: HashSet<UOp> = HashSet::new();
+pub(crate) fn realize_points(outputs: &[UOp]) -> Result<FxHashSet<UOp>, ScheduleError> {
+    let mut points: FxHashSet<UOp> = FxHashSet::default();
     for out in outputs {
         if out.shape().is_none() {
             return Err(ScheduleError::NoShape { op: out.op() });
@@ -44,7 +44,7 @@ pub(crate) fn realize_points(outputs: &[UOp]) -> Result<HashSet<UOp>, ScheduleEr
     }
     let sink = UOp::new(Op::Sink, DType::Void, outputs.to_vec(), Arg::None);
     let order = sink.toposort();
-    let mut parents: HashMap<UOp, Vec<UOp>> = HashMap::new();
+    let mut parents: FxHashMap<UOp, Vec<UOp>> = FxHashMap::default();
     for u in &order {
         if u.op() == Op::Contiguous {
             points.insert(u.src()[0].clone());
@@ -71,8 +71,8 @@ fn is_leaf(u: &UOp) -> bool {
 
 /// Ops each node would bring into a kernel that fuses it (movement ops are free; points and leaves
 /// cost nothing, being loads).
-fn fused_cost(order: &[UOp], points: &HashSet<UOp>) -> HashMap<UOp, u64> {
-    let mut cost: HashMap<UOp, u64> = HashMap::new();
+fn fused_cost(order: &[UOp], points: &FxHashSet<UOp>) -> FxHashMap<UOp, u64> {
+    let mut cost: FxHashMap<UOp, u64> = FxHashMap::default();
     for u in order {
         let own = u64::from(!(is_leaf(u) || u.op().is_movement() || u.op() == Op::Contiguous));
         let below = u.src().iter().filter(|s| !points.contains(*s)).map(|s| cost.get(s).copied().unwrap_or(0));
@@ -85,11 +85,11 @@ fn fused_cost(order: &[UOp], points: &HashSet<UOp>) -> HashMap<UOp, u64> {
 /// expand or by two kernels, and costly elementwise work read by two kernels.
 fn mark_shared_work(
     order: &[UOp],
-    parents: &HashMap<UOp, Vec<UOp>>,
-    cost: &HashMap<UOp, u64>,
-    points: &mut HashSet<UOp>,
+    parents: &FxHashMap<UOp, Vec<UOp>>,
+    cost: &FxHashMap<UOp, u64>,
+    points: &mut FxHashSet<UOp>,
 ) {
-    let mut readers: HashMap<UOp, Readers> = HashMap::new();
+    let mut readers: FxHashMap<UOp, Readers> = FxHashMap::default();
     for u in order.iter().rev() {
         if is_leaf(u) {
             continue;
@@ -126,8 +126,8 @@ fn mark_shared_work(
 
 /// Walks from the inputs up and realizes a node wherever the chain fused above the last point grows
 /// past the depth or op cap.
-fn cap_kernels(order: &[UOp], points: &mut HashSet<UOp>) {
-    let mut size: HashMap<UOp, (u32, u64)> = HashMap::new();
+fn cap_kernels(order: &[UOp], points: &mut FxHashSet<UOp>) {
+    let mut size: FxHashMap<UOp, (u32, u64)> = FxHashMap::default();
     for u in order {
         if is_leaf(u) {
             size.insert(u.clone(), (0, 0));

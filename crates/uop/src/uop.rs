@@ -9,6 +9,7 @@
 use crate::dtype::{ConstValue, DType};
 use crate::op::{Arg, Op, RangeKind};
 use crate::shape;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -37,7 +38,7 @@ struct Node {
 
 #[derive(Default)]
 struct Interner {
-    map: HashMap<Key, Weak<Node>>,
+    map: FxHashMap<Key, Weak<Node>>,
     free_ids: Vec<UOpId>,
     next_id: UOpId,
 }
@@ -130,7 +131,7 @@ impl UOp {
     /// All nodes reachable from `self`, children before parents, each once.
     pub fn toposort(&self) -> Vec<UOp> {
         let mut order = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = FxHashSet::default();
         let mut stack = vec![(self.clone(), false)];
         while let Some((node, expanded)) = stack.pop() {
             if expanded {
@@ -156,7 +157,7 @@ impl UOp {
         if replace.is_empty() {
             return self.clone();
         }
-        let mut done: HashMap<UOp, UOp> = HashMap::new();
+        let mut done: FxHashMap<UOp, UOp> = FxHashMap::default();
         for u in self.toposort() {
             let new = match replace.get(&u) {
                 Some(r) => r.clone(),
