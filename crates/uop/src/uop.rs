@@ -10,6 +10,7 @@ use crate::dtype::{ConstValue, DType};
 use crate::op::{Arg, Op, RangeKind};
 use crate::shape;
 use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -22,7 +23,8 @@ pub type UOpId = u32;
 struct Key {
     op: Op,
     dtype: DType,
-    src: Box<[UOpId]>,
+    /// Source ids, inline up to four (nearly every node): a lookup allocates nothing for them.
+    src: SmallVec<[UOpId; 4]>,
     arg: Arg,
 }
 
