@@ -26,6 +26,9 @@ pub struct CudaDevice {
     name: String,
     /// NVRTC target, `compute_XY`.
     arch: String,
+    /// Kernels are compiled for sm_90 or later, so each opens with `griddepcontrol` and graphs may link
+    /// them by programmatic edges.
+    dependent_launch: bool,
     /// NVRTC version, part of the PTX cache key.
     nvrtc_version: String,
     ctx: Arc<CudaContext>,
@@ -56,14 +59,10 @@ pub(crate) fn describe(e: DriverError) -> String {
     }
 }
 
-/// `XY` of `compute_XY` (0 if the name has another form).
-fn arch_number(arch: &str) -> u32 {
-    arch.strip_prefix("compute_").and_then(|n| n.parse().ok()).unwrap_or(0)
-}
-
-/// The newest architecture NVRTC supports that the device (compute capability `cc`, e.g. 90) runs.
-fn pick_arch(cc: i32, supported: &[i32]) -> Option<String> {
-    supported.iter().copied().filter(|&a| a <= cc).max().map(|a| format!("compute_{a}"))
+/// The newest architecture NVRTC supports that the device (compute capability `cc`, e.g. 90) runs, as
+/// its number (`90` for `compute_90`).
+fn pick_arch(cc: i32, supported: &[i32]) -> Option<i32> {
+    supported.iter().copied().filter(|&a| a <= cc).max()
 }
 
 impl CudaDevice {
@@ -106,6 +105,7 @@ impl CudaDevice {
         let cc = major * 10 + minor;
         let arch = pick_arch(cc, &nvrtc::supported_archs()?)
             .ok_or_else(|| unavailable(format!("this NVRTC supports no architecture at or below sm_{cc}")))?;
+        let (arch, dependent_launch) = (format!("compute_{arch}"), arch >= 90);
         let nvrtc_version = nvrtc::nvrtc_version().map_or_else(|| "unknown".into(), |(a, b)| format!("{a}.{b}"));
         tracing::debug!("{label}: {gpu}, sm_{cc}, NVRTC {nvrtc_version} targeting {arch}");
         let caps = device_caps(&ctx).map_err(driver("attribute query"))?;
@@ -120,6 +120,7 @@ impl CudaDevice {
             name: format!("{label} ({gpu})"),
             label,
             arch,
+            dependent_launch,
             nvrtc_version,
             ctx,
             stream,
@@ -325,9 +326,15 @@ impl Device for CudaDevice {
     }
 
     fn capture(&self, launches: &[Launch], deps: &[Vec<usize>]) -> Result<Option<Box<dyn DeviceGraph>>, RuntimeError> {
-        let programmatic = arch_number(&self.arch) >= 90;
-        let graph =
-            CudaGraph::new(&self.label, &self.ctx, &self.stream, &self.allocations, launches, deps, programmatic)?;
+        let graph = CudaGraph::new(
+            &self.label,
+            &self.ctx,
+            &self.stream,
+            &self.allocations,
+            launches,
+            deps,
+            self.dependent_launch,
+        )?;
         Ok(Some(Box::new(graph)))
     }
 
@@ -409,12 +416,9 @@ mod tests {
 
     #[test]
     fn arch_is_the_newest_supported_at_or_below_the_device() {
-        assert_eq!(pick_arch(90, &[75, 80, 86, 89, 90, 100, 120]).as_deref(), Some("compute_90"));
-        assert_eq!(pick_arch(87, &[75, 80, 86, 89, 90]).as_deref(), Some("compute_86"));
+        assert_eq!(pick_arch(90, &[75, 80, 86, 89, 90, 100, 120]), Some(90));
+        assert_eq!(pick_arch(87, &[75, 80, 86, 89, 90]), Some(86));
         assert_eq!(pick_arch(70, &[75, 80]), None);
-        assert_eq!(arch_number("compute_90"), 90);
-        assert_eq!(arch_number("compute_100"), 100);
-        assert_eq!(arch_number("sm_90"), 0);
     }
 
     /// Without a driver (CI, this machine) opening a device is a clear `Unavailable`, never a panic;
