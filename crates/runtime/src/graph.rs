@@ -216,6 +216,11 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
         /// On random launch orders the reduction keeps every ordering (same transitive closure) and
         /// no edge another path implies.
         #[test]
