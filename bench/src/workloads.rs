@@ -7,6 +7,7 @@ use crate::host;
 use crate::measure::{Flush, Method, Sample};
 use crate::row::Row;
 use kiln::{DType, Tensor};
+use std::time::Instant;
 
 /// Rows of a matmul checked against the host (each a full row of the product).
 const CHECKED_ROWS: usize = 16;
@@ -145,18 +146,71 @@ pub fn w7(m: &Method, n: usize) -> kiln::Result<Row> {
 /// W8: 100 dependent tiny kernels, timed from an idle device (no flush): microseconds per kernel.
 pub fn w8(m: &Method) -> kiln::Result<Row> {
     let x = uniform(&[1024], DType::F32, 1.0, 17)?;
-    let chain = || -> kiln::Result<Tensor> {
-        let mut y = x.tensor.clone();
-        for _ in 0..100 {
-            y = (&y * 1.0001)?.contiguous()?;
-        }
-        y.realize()
-    };
+    let chain = || w8_chain(&x.tensor)?.realize();
     let got = read(&chain()?)?;
     let t = m.time(Flush::Idle, || chain().map(drop))?;
+    w8_host(m, &x.tensor)?;
     let out = row("W8", "", "us/kernel", 100.0, vec![1024], &t);
     let want: Vec<f64> = x.host.iter().map(|v| v * 1.0001f64.powi(100)).collect();
     Ok(checked(out, &got, &want, DType::F32, Depth::Op))
+}
+
+/// W8's graph, unrealized: 100 dependent kernels.
+fn w8_chain(x: &Tensor) -> kiln::Result<Tensor> {
+    let mut y = x.clone();
+    for _ in 0..100 {
+        y = (&y * 1.0001)?.contiguous()?;
+    }
+    Ok(y)
+}
+
+/// Where eager W8's host time goes, printed (a diagnostic, not a row): over more calls from an idle
+/// device, the wall time per kernel of building the graph, of realizing it (split into the phases the
+/// runtime records: scheduling, code generation with its memo lookups, device compilation, queueing
+/// the launches, and the rest: walking the tensors, allocating, binding), of dropping it, and of then
+/// waiting for the device.
+fn w8_host(m: &Method, x: &Tensor) -> kiln::Result<()> {
+    const CALLS: usize = 50;
+    let device = m.device();
+    let us = |d: std::time::Duration| d.as_secs_f64() * 1e6 / (100 * CALLS) as f64;
+    let zero = std::time::Duration::ZERO;
+    let (mut build, mut realize, mut dropping, mut waiting) = (zero, zero, zero, zero);
+    let mut calls = Vec::with_capacity(CALLS);
+    device.synchronize()?;
+    kiln_runtime::take_phases();
+    for _ in 0..CALLS {
+        let t0 = Instant::now();
+        let y = w8_chain(x)?;
+        let t1 = Instant::now();
+        y.realize()?;
+        let t2 = Instant::now();
+        drop(y);
+        let t3 = Instant::now();
+        device.synchronize()?;
+        let t4 = Instant::now();
+        (build, realize, dropping, waiting) =
+            (build + (t1 - t0), realize + (t2 - t1), dropping + (t3 - t2), waiting + (t4 - t3));
+        calls.push((t4 - t0).as_secs_f64() * 1e4);
+    }
+    let p = kiln_runtime::take_phases();
+    let rest = realize.saturating_sub(p.schedule + p.codegen + p.compile + p.launch);
+    eprintln!(
+        "W8 eager host, us per kernel (mean of {CALLS} calls): build {:.2}, realize {:.2} (schedule {:.2}, codegen {:.2}, \
+         compile {:.2}, launch {:.2}, rest {:.2}), drop {:.2}, then waiting {:.2}; whole calls {:.2} median, {:.2}-{:.2}",
+        us(build),
+        us(realize),
+        us(p.schedule),
+        us(p.codegen),
+        us(p.compile),
+        us(p.launch),
+        us(rest),
+        us(dropping),
+        us(waiting),
+        crate::measure::median(&mut calls),
+        calls[0],
+        calls[CALLS - 1],
+    );
+    Ok(())
 }
 
 /// A step replayed by `kiln::Jit`, timed two ways: device time per call (the bench method, as the `jit`
@@ -176,7 +230,7 @@ fn jitted(
     let device = m.device();
     let mut out = None;
     device.synchronize()?;
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     for _ in 0..t.calls {
         // The previous output goes first, as in the device-timed calls, so its buffer can be reused.
         drop(out.take());

@@ -1,5 +1,6 @@
 //! A log of kernel launches with device times, for per-kernel tables (quickstart, benchmarks).
-//! Off by default; while on, every launch is timed (and so synchronised).
+//! Off by default; while on, every launch is timed (and so synchronised). Also the phase times of
+//! every realization (always recorded).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -40,7 +41,7 @@ pub fn take_launches() -> Vec<LaunchRecord> {
     std::mem::take(&mut *LOG.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
 }
 
-/// Wall time of each phase, summed over the realizations made while profiling is on.
+/// Wall time of each phase, summed over the realizations made since the last [`take_phases`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct PhaseTotals {
     /// Scheduling (measured by the frontend).
@@ -66,17 +67,16 @@ static PHASES: Mutex<PhaseTotals> = Mutex::new(PhaseTotals {
     compiled: 0,
 });
 
-/// Adds one realization's phase times (when profiling is on).
+/// Adds one realization's phase times. Always on (one uncontended lock per realization), so that the
+/// phases of untimed, unsynchronised launches can be read too.
 pub fn record_phases(schedule: std::time::Duration, times: &crate::compile::PhaseTimes) {
-    if enabled() {
-        let mut p = PHASES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        p.schedule += schedule;
-        p.codegen += times.codegen;
-        p.compile += times.compile;
-        p.launch += times.launch;
-        p.kernels += times.kernels;
-        p.compiled += times.compiled;
-    }
+    let mut p = PHASES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    p.schedule += schedule;
+    p.codegen += times.codegen;
+    p.compile += times.compile;
+    p.launch += times.launch;
+    p.kernels += times.kernels;
+    p.compiled += times.compiled;
 }
 
 /// Takes (and clears) the phase totals recorded so far.
