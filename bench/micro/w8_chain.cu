@@ -2,7 +2,9 @@
 // of 256 threads, one float4 each, as kiln renders it), built node by node as kiln builds its graphs.
 // Compares plain and programmatic edges, with and without the second, implied edge a chain over
 // alternating buffers carries (write after write on the buffer two launches back), and the two orders
-// of `griddepcontrol.launch_dependents` and `griddepcontrol.wait`.
+// of `griddepcontrol.launch_dependents` and `griddepcontrol.wait`; and the same kernels launched
+// eagerly, one by one, for the host's launch cost.
+#include <chrono>
 #include "common.cuh"
 
 template <int MODE>  // 0: wait then trigger; 1: trigger then wait; 2: neither
@@ -68,6 +70,34 @@ void chain(const char* name, kfn f, bool programmatic, bool implied, float** buf
   CK(cudaGraphDestroy(g));
 }
 
+// The same 100 kernels launched one by one on the stream (no graph), timed with events from an idle
+// device: the host's launch cost, the floor under any eager framework's W8 on this machine. Also the
+// host wall time of the 100 launch calls alone.
+void eager(float** bufs, cudaStream_t s) {
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  std::vector<float> t, host;
+  for (int r = 0; r < 203; r++) {
+    CK(cudaStreamSynchronize(s));
+    CK(cudaEventRecord(e0, s));
+    auto h0 = std::chrono::steady_clock::now();
+    for (int k = 0; k < 100; k++) scale<2><<<1, 256, 0, s>>>(bufs[(k + 1) % 2], bufs[k % 2]);
+    auto h1 = std::chrono::steady_clock::now();
+    CK(cudaEventRecord(e1, s));
+    CK(cudaEventSynchronize(e1));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    if (r >= 3) {
+      t.push_back(ms);
+      host.push_back(std::chrono::duration<float, std::milli>(h1 - h0).count());
+    }
+  }
+  CK(cudaGetLastError());
+  printf("W8 chain %-48s %.3f us/kernel GPU, %.3f us/kernel host (medians of 200 from idle)\n",
+         "eager launches, <<<>>> one by one", median(t) * 1000 / 100, median(host) * 1000 / 100);
+}
+
 int main() {
   cudaStream_t s;
   CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
@@ -82,6 +112,7 @@ int main() {
     chain("programmatic + implied, trigger then wait", scale<1>, true, true, bufs, s);
     chain("programmatic, wait then trigger", scale<0>, true, false, bufs, s);
     chain("programmatic, trigger then wait (kiln)", scale<1>, true, false, bufs, s);
+    eager(bufs, s);
   }
   return 0;
 }

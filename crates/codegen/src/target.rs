@@ -52,6 +52,12 @@ pub struct Caps {
     /// consecutively along the block's `x` dimension; 0 where there is no such exchange (the CPU, and
     /// Vulkan, whose subgroups need not follow the invocation index).
     pub warp: u32,
+    /// Threads per subgroup where the device's subgroups can shuffle but number their lanes its own
+    /// way (Vulkan: `subgroupSize`, where compute shaders have shuffles and every subgroup of a block
+    /// whose `x` size is a multiple of it can be launched full); 0 elsewhere. A block that is one
+    /// grouped reduction along `x`, a multiple of this wide, combines by shuffles within each subgroup,
+    /// whatever threads the device puts together.
+    pub subgroup: u32,
     /// Bytes of the device's last-level cache shared by all blocks (CUDA's L2); 0 where kernels get
     /// no cache hints (the CPU, Vulkan). A buffer larger than this cannot stay cached between kernels.
     pub l2_bytes: u32,
@@ -70,6 +76,7 @@ impl Caps {
         vector_halves: false,
         threads: 1,
         warp: 0,
+        subgroup: 0,
         l2_bytes: 0,
     };
 }
@@ -101,6 +108,7 @@ impl Target {
             vector_halves: true,
             threads: 1,
             warp: 32,
+            subgroup: 0,
             l2_bytes: 0,
         },
     };
@@ -118,6 +126,7 @@ impl Target {
             vector_halves: false,
             threads: 1,
             warp: 0,
+            subgroup: 0,
             l2_bytes: 0,
         },
     };

@@ -190,3 +190,35 @@ fn display_prints_the_disassembly() {
     assert!(text.contains("OpExecutionMode") && text.contains("LocalSize 128 1 1"), "{text}");
     assert_eq!(Source::Text("int x;".into()).to_string(), "int x;");
 }
+
+/// Grouped reductions of every shuffled dtype combine by subgroup shuffles on a Vulkan device with
+/// subgroups, in modules spirv-val accepts; the row sum's is pinned.
+#[test]
+fn subgroup_reductions_render_valid_spirv() {
+    let val = spirv_val_present();
+    let target = Target { caps: kiln_codegen::Caps { subgroup: 32, ..Target::VULKAN.caps }, ..Target::VULKAN };
+    for d in [DType::F32, DType::F16, DType::I32, DType::U32, DType::F64, DType::I64] {
+        for r in [ReduceOp::Add, ReduceOp::Max] {
+            let x = buffer(1, &[4, 4096], d);
+            let red = UOp::new(Op::ReduceAxis, d, vec![x], Arg::ReduceAxis(r, vec![1]));
+            let schedule = kiln_schedule::schedule(&[red]).expect("schedules");
+            let opts = [kiln_codegen::OptOp::Group { axis: 1, amt: 128 }];
+            let (program, source) = kiln_codegen::compile_kernel_with(&schedule.kernels[0].ast, &target, &opts)
+                .unwrap_or_else(|e| panic!("reduce {r:?} {d}: {e}"));
+            let words = source.spirv().expect("SPIR-V").to_vec();
+            let text = Source::Spirv(words.clone()).to_string();
+            assert_eq!(text.matches("OpGroupNonUniformShuffleXor").count(), 5, "reduce {r:?} {d}:\n{text}");
+            assert!(text.contains("BuiltIn SubgroupId") && text.contains("BuiltIn SubgroupLocalInvocationId"));
+            if val {
+                validate(&words, &format!("subgroup reduce {r:?} {d}"));
+            }
+            if (d, r) == (DType::F32, ReduceOp::Add) {
+                let header = format!("; {} threads {:?}\n", program.name, program.launch.local);
+                insta::assert_snapshot!("row_sum_subgroups", header + &text);
+            }
+        }
+    }
+    if !val {
+        skipped("subgroup reductions");
+    }
+}

@@ -1,6 +1,7 @@
 //! Grouped reductions combine their partials by warp shuffles where the device has warps and the
-//! group lies along whole warps of the block's `x` dimension, and through a tree in local memory
-//! elsewhere.
+//! group lies along whole warps of the block's `x` dimension, by subgroup shuffles where the device has
+//! subgroups (Vulkan) and the block is one group a whole number of subgroups wide, and through a tree
+//! in local memory elsewhere.
 
 mod common;
 
@@ -67,5 +68,41 @@ fn partial_warps_odd_groups_and_vulkan_combine_through_the_tree() {
         // One barrier after the partials are stored and one per step of the tree.
         assert_eq!(count(p, Op::Barrier), 1 + steps);
         assert_eq!(local_elements(p), elements);
+    }
+}
+
+/// A Vulkan target whose subgroups are 32 wide.
+fn vulkan_subgroups() -> Target {
+    Target { caps: kiln_codegen::Caps { subgroup: 32, ..Target::VULKAN.caps }, ..Target::VULKAN }
+}
+
+fn count_special(program: &Program, kind: kiln_uop::SpecialKind) -> usize {
+    program.instructions.iter().filter(|u| u.op() == Op::Special && *u.arg() == Arg::Special(kind)).count()
+}
+
+#[test]
+fn vulkan_subgroups_shuffle_where_the_block_is_one_group() {
+    let p = row_sums(4, 4096, &vulkan_subgroups(), &[OptOp::Group { axis: 1, amt: 128 }]);
+    assert_eq!(p.launch.local, [128, 1, 1]);
+    // Five butterfly steps within each subgroup, then its lane 0 stores at its subgroup's number.
+    assert_eq!((count(&p, Op::Shuffle), count(&p, Op::Barrier), local_elements(&p)), (5, 1, 4));
+    assert_eq!(count_special(&p, kiln_uop::SpecialKind::SubgroupLane), 1);
+    assert_eq!(count_special(&p, kiln_uop::SpecialKind::SubgroupId), 1);
+    // One subgroup wide: no local memory at all.
+    let one = row_sums(4, 4096, &vulkan_subgroups(), &[OptOp::Group { axis: 1, amt: 32 }]);
+    assert_eq!((count(&one, Op::Shuffle), count(&one, Op::Barrier), local_elements(&one)), (5, 0, 0));
+}
+
+#[test]
+fn vulkan_blocks_of_several_groups_or_part_of_a_subgroup_use_the_tree() {
+    // Two rows per block: a subgroup could hold threads of both rows.
+    let rows =
+        row_sums(64, 512, &vulkan_subgroups(), &[OptOp::Local { axis: 0, amt: 2 }, OptOp::Group { axis: 2, amt: 64 }]);
+    // Sixteen threads: less than one subgroup.
+    let narrow = row_sums(4, 4096, &vulkan_subgroups(), &[OptOp::Group { axis: 1, amt: 16 }]);
+    for (p, steps) in [(&rows, 6), (&narrow, 4)] {
+        assert_eq!(count(p, Op::Shuffle), 0);
+        assert_eq!(count(p, Op::Barrier), 1 + steps);
+        assert_eq!(count_special(p, kiln_uop::SpecialKind::SubgroupLane), 0);
     }
 }

@@ -33,9 +33,12 @@ fn compute(u: &UOp) -> (i64, i64) {
         },
         Op::Range => (0, s[0].vmax().saturating_sub(1).max(0)),
         Op::Special => match u.arg() {
-            Arg::Special(SpecialKind::GroupIdx(_) | SpecialKind::LocalIdx(_)) => {
-                (0, s[0].vmax().saturating_sub(1).max(0))
-            }
+            Arg::Special(
+                SpecialKind::GroupIdx(_)
+                | SpecialKind::LocalIdx(_)
+                | SpecialKind::SubgroupLane
+                | SpecialKind::SubgroupId,
+            ) => (0, s[0].vmax().saturating_sub(1).max(0)),
             _ => FULL,
         },
         Op::Add => {

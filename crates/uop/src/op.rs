@@ -129,7 +129,8 @@ pub enum Op {
     Barrier,
     /// The value `src[0]` held by the thread of the same warp (subgroup) whose lane is this thread's
     /// lane xor `src[1]` (an index constant): one butterfly step of a reduction across a warp, without
-    /// memory or barriers. Every thread of the warp executes it (no gate, no divergence around it).
+    /// memory or barriers. Every thread of the warp executes it (no gate, no divergence around it), and
+    /// the warp is full.
     Shuffle,
     /// Opens a block executed only where `src[0]` (bool) holds.
     If,
@@ -247,6 +248,11 @@ pub enum SpecialKind {
     GroupIdx(u8),
     /// Local (thread-in-block) index along an axis.
     LocalIdx(u8),
+    /// The thread's lane in its subgroup (Vulkan's `SubgroupLocalInvocationId`): the number
+    /// [`Op::Shuffle`] xors. Which threads of a block share a subgroup is the device's choice.
+    SubgroupLane,
+    /// The number of the thread's subgroup within its block (Vulkan's `SubgroupId`).
+    SubgroupId,
 }
 
 /// The argument of a UOp; which variant an op takes is listed on `Op`.

@@ -24,6 +24,10 @@ pub struct Features {
     pub storage8: bool,
     /// `storageBuffer16BitAccess` (StorageBuffer16BitAccess).
     pub storage16: bool,
+    /// `subgroupSize` where compute shaders have the basic and shuffle subgroup operations and
+    /// `computeFullSubgroups` (VK_EXT_subgroup_size_control) is on, so that a pipeline can ask for
+    /// full subgroups (capabilities GroupNonUniform, GroupNonUniformShuffle); 0 otherwise.
+    pub subgroup: u32,
 }
 
 /// The loader, instance, logical device and memory pool; destroyed (pool, device, instance) when the
@@ -192,15 +196,20 @@ impl Context {
         let mut v12 = vk::PhysicalDeviceVulkan12Features::default()
             .storage_buffer8_bit_access(features.storage8)
             .shader_int8(features.int8);
+        let mut full_subgroups = vk::PhysicalDeviceSubgroupSizeControlFeatures::default().compute_full_subgroups(true);
+        let extensions = [vk::EXT_SUBGROUP_SIZE_CONTROL_NAME.as_ptr()];
         let priorities = [1.0f32];
         let queues = [vk::DeviceQueueCreateInfo::default()
             .queue_family_index(candidate.queue_family)
             .queue_priorities(&priorities)];
-        let info = vk::DeviceCreateInfo::default()
+        let mut info = vk::DeviceCreateInfo::default()
             .queue_create_infos(&queues)
             .enabled_features(&core)
             .push_next(&mut v11)
             .push_next(&mut v12);
+        if features.subgroup > 0 {
+            info = info.enabled_extension_names(&extensions).push_next(&mut full_subgroups);
+        }
         // SAFETY: the create info and its chain live across the call; only supported features are on.
         let device = unsafe { instance.create_device(candidate.physical, &info, None) }
             .map_err(|e| unavailable(format!("vkCreateDevice failed: {e}")))?;
@@ -231,22 +240,38 @@ impl Context {
 
 /// The optional features of `physical`, its `maxMemoryAllocationSize` and its driver.
 fn query_features(instance: &ash::Instance, physical: vk::PhysicalDevice) -> (Features, u64, vk::DriverId) {
+    // SAFETY: a plain query on a physical device of this instance.
+    let size_control = unsafe { instance.enumerate_device_extension_properties(physical) }
+        .is_ok_and(|all| all.iter().any(|e| e.extension_name_as_c_str() == Ok(vk::EXT_SUBGROUP_SIZE_CONTROL_NAME)));
     let mut v11 = vk::PhysicalDeviceVulkan11Features::default();
     let mut v12 = vk::PhysicalDeviceVulkan12Features::default();
+    let mut full_subgroups = vk::PhysicalDeviceSubgroupSizeControlFeatures::default();
     let core = {
         let mut all = vk::PhysicalDeviceFeatures2::default().push_next(&mut v11).push_next(&mut v12);
-        // SAFETY: the chain lives across the call; the device supports Vulkan 1.2 (checked).
+        if size_control {
+            all = all.push_next(&mut full_subgroups);
+        }
+        // SAFETY: the chain lives across the call; the device supports Vulkan 1.2 (checked) and the
+        // extension of the last struct (checked).
         unsafe { instance.get_physical_device_features2(physical, &mut all) };
         all.features
     };
     let mut maintenance3 = vk::PhysicalDeviceMaintenance3Properties::default();
     let mut driver = vk::PhysicalDeviceDriverProperties::default();
+    let mut subgroups = vk::PhysicalDeviceSubgroupProperties::default();
     {
-        let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut maintenance3).push_next(&mut driver);
+        let mut props = vk::PhysicalDeviceProperties2::default()
+            .push_next(&mut maintenance3)
+            .push_next(&mut driver)
+            .push_next(&mut subgroups);
         // SAFETY: as above.
         unsafe { instance.get_physical_device_properties2(physical, &mut props) };
     }
     let on = |b: vk::Bool32| b == vk::TRUE;
+    let shuffles = subgroups.supported_stages.contains(vk::ShaderStageFlags::COMPUTE)
+        && subgroups.supported_operations.contains(vk::SubgroupFeatureFlags::BASIC | vk::SubgroupFeatureFlags::SHUFFLE);
+    let subgroup =
+        if size_control && on(full_subgroups.compute_full_subgroups) && shuffles { subgroups.subgroup_size } else { 0 };
     let features = Features {
         int8: on(v12.shader_int8),
         int16: on(core.shader_int16),
@@ -254,6 +279,7 @@ fn query_features(instance: &ash::Instance, physical: vk::PhysicalDevice) -> (Fe
         float64: on(core.shader_float64),
         storage8: on(v12.storage_buffer8_bit_access),
         storage16: on(v11.storage_buffer16_bit_access),
+        subgroup,
     };
     (features, maintenance3.max_memory_allocation_size, driver.driver_id)
 }

@@ -281,6 +281,7 @@ impl Device for VulkanDevice {
                 max_groups: limits.max_compute_work_group_count,
                 shared_bytes: limits.max_compute_shared_memory_size,
                 flat_local: Target::VULKAN.caps.flat_local.min(total),
+                subgroup: self.ctx.features.subgroup,
                 ..Target::VULKAN.caps
             },
             ..Target::VULKAN

@@ -84,6 +84,8 @@ pub fn missing_features(words: &[u32], features: &Features) -> Vec<String> {
         (Capability::Float64, "shaderFloat64", features.float64),
         (Capability::StorageBuffer8BitAccess, "storageBuffer8BitAccess", features.storage8),
         (Capability::StorageBuffer16BitAccess, "storageBuffer16BitAccess", features.storage16),
+        (Capability::GroupNonUniform, "subgroups with computeFullSubgroups", features.subgroup > 0),
+        (Capability::GroupNonUniformShuffle, "subgroup shuffles with computeFullSubgroups", features.subgroup > 0),
     ];
     let declared = capabilities(words);
     let mut missing = Vec::new();
@@ -123,6 +125,14 @@ impl VulkanKernel {
         }
         let limits = ctx.limits();
         let local = program.launch.local;
+        let shuffles = capabilities(words).contains(&(Capability::GroupNonUniformShuffle as u32));
+        if shuffles && !local[0].is_multiple_of(ctx.features.subgroup.max(1)) {
+            return Err(fail(format!(
+                "the kernel shuffles within subgroups of {}, but its workgroup's x size {} is not a multiple, so \
+                 its subgroups cannot all be full",
+                ctx.features.subgroup, local[0]
+            )));
+        }
         let too_wide = local.iter().zip(&limits.max_compute_work_group_size).any(|(l, max)| l > max);
         if too_wide || program.launch.threads_per_block() > limits.max_compute_work_group_invocations {
             return Err(fail(format!(
@@ -176,10 +186,14 @@ impl VulkanKernel {
             d.create_pipeline_layout(&vk::PipelineLayoutCreateInfo::default().set_layouts(&set_layouts), None)
         }
         .map_err(|e| fail(format!("vkCreatePipelineLayout: {e}")))?;
-        let stage = vk::PipelineShaderStageCreateInfo::default()
+        let mut stage = vk::PipelineShaderStageCreateInfo::default()
             .stage(vk::ShaderStageFlags::COMPUTE)
             .module(kernel.module)
             .name(&entry);
+        if shuffles {
+            // Butterfly shuffles read every lane of the subgroup: each must be launched full.
+            stage = stage.flags(vk::PipelineShaderStageCreateFlags::REQUIRE_FULL_SUBGROUPS);
+        }
         let info = [vk::ComputePipelineCreateInfo::default().stage(stage).layout(kernel.layout)];
         // SAFETY: as above; the cache belongs to the same device.
         let pipelines = unsafe { d.create_compute_pipelines(cache, &info, None) }

@@ -8,7 +8,7 @@ mod common;
 
 use common::checks::{self, decode};
 
-use kiln_codegen::{compile_kernel, Source, Target};
+use kiln_codegen::{compile_kernel, compile_kernel_with, OptOp, Source, Target};
 use kiln_runtime::{run_schedule, Buffer, Device, RuntimeError};
 use kiln_schedule::BufferRef;
 use kiln_uop::{Arg, DType, Op, ReduceOp, UOp};
@@ -67,7 +67,8 @@ fn missing_features_are_named() {
     let words = source.spirv().unwrap();
     let missing = missing_features(words, &Features::default());
     assert_eq!(missing, vec!["shaderFloat64 (SPIR-V capability Float64)".to_string()]);
-    let all = Features { int8: true, int16: true, int64: true, float64: true, storage8: true, storage16: true };
+    let all =
+        Features { int8: true, int16: true, int64: true, float64: true, storage8: true, storage16: true, subgroup: 32 };
     assert!(missing_features(words, &all).is_empty());
 }
 
@@ -191,5 +192,56 @@ fn loops_beyond_the_driver_limit_are_refused_or_exact() {
             eprintln!("{}: {log}", dev.name());
         }
         Err(e) => panic!("{e}"),
+    }
+}
+
+/// A row reduction with one row per workgroup combines by subgroup shuffles where the device has them
+/// (lavapipe's subgroups are 8 wide, NVIDIA's 32) and matches the host exactly: sums and maxima of
+/// f32 (one row's maximum over a NaN is NaN) and sums of i32, in groups one subgroup wide (no local
+/// memory) and several.
+#[test]
+fn grouped_reductions_shuffle_within_subgroups() {
+    let Some(vk) = device() else { return };
+    let dev = dyn_device(&vk);
+    let target = dev.target();
+    let sub = target.caps.subgroup as usize;
+    eprintln!("{}: subgroups of {sub}", dev.name());
+    let (rows, cols) = (8, 4096);
+    for (dtype, op) in [(DType::F32, ReduceOp::Add), (DType::F32, ReduceOp::Max), (DType::I32, ReduceOp::Add)] {
+        for group in [sub.max(2), 128] {
+            let x = common::buffer(1, &[rows, cols], dtype);
+            let red = UOp::new(Op::ReduceAxis, dtype, vec![x], Arg::ReduceAxis(op, vec![1]));
+            let schedule = kiln_schedule::schedule(&[red]).unwrap();
+            let opts = [OptOp::Group { axis: 1, amt: group }];
+            let (program, source) = compile_kernel_with(&schedule.kernels[0].ast, &target, &opts).unwrap();
+            let shuffles = program.instructions.iter().filter(|u| u.op() == Op::Shuffle).count();
+            assert_eq!(shuffles, if sub > 1 { sub.trailing_zeros() as usize } else { 0 }, "{op:?} {dtype} by {group}");
+            let kernel = dev.compile(&program, &source).unwrap();
+            let mut values: Vec<f64> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f64 - 500.0).collect();
+            if (dtype, op) == (DType::F32, ReduceOp::Max) {
+                values[3 * cols + 77] = f64::NAN;
+            }
+            let input = Buffer::alloc(&dev, rows * cols * 4).unwrap();
+            input.copy_in(&common::checks::encode(&values, dtype)).unwrap();
+            let out = Buffer::alloc(&dev, rows * 4).unwrap();
+            let args: Vec<_> = schedule.kernels[0]
+                .args
+                .iter()
+                .map(|a| if matches!(a, BufferRef::New(_)) { out.raw() } else { input.raw() })
+                .collect();
+            dev.launch(&kernel, &program, &args, false).unwrap();
+            dev.synchronize().unwrap();
+            let got = decode(&out.to_host().unwrap(), dtype);
+            let want: Vec<f64> = values
+                .chunks(cols)
+                .map(|row| match op {
+                    ReduceOp::Max if row.iter().any(|v| v.is_nan()) => f64::NAN,
+                    ReduceOp::Max => row.iter().copied().fold(f64::MIN, f64::max),
+                    _ => row.iter().sum(),
+                })
+                .collect();
+            let same = got.iter().zip(&want).all(|(g, w)| g == w || (g.is_nan() && w.is_nan()));
+            assert!(same, "{op:?} {dtype} by {group} on {}: {got:?} against {want:?}", dev.name());
+        }
     }
 }

@@ -5,6 +5,9 @@
 //!   dimension): `log2(min(G, warp))` butterfly `SHUFFLE`s leave every lane with its warp's result; a
 //!   group wider than a warp has each warp's first lane store its result to local memory, one barrier,
 //!   and every thread folds the `G / warp` results pairwise.
+//! - **Subgroups** (Vulkan, whose subgroups number their lanes the device's way: where the block is
+//!   this one group along `x`, a whole number of subgroups wide): the same shuffles within each
+//!   subgroup, whose thread at lane 0 stores the subgroup's result at its subgroup's number.
 //! - **A tree in local memory** (anywhere else): each partial is stored at `g * L + l` (`l` numbers the
 //!   thread among the `L` threads of the block's local axes), then while `n > 1` partials remain, the
 //!   threads with `g < n / 2` fold in the partial `ceil(n / 2)` slots above theirs, a barrier after each
@@ -15,7 +18,7 @@
 
 use crate::opt::{range_kind, range_size, Kernel};
 use crate::target::Caps;
-use kiln_uop::{Arg, DType, Op, RangeKind, ReduceOp, UOp};
+use kiln_uop::{Arg, DType, Op, RangeKind, ReduceOp, SpecialKind, UOp};
 use std::collections::HashMap;
 
 /// The kernel with its grouped reduction (if any) combined across its threads.
@@ -54,9 +57,18 @@ pub(crate) fn group_reduce(k: &Kernel, caps: &Caps) -> Kernel {
         op,
         dtype: reduce.dtype(),
     };
-    let combined = match warp_span(&group, block.last() == Some(&g), caps) {
-        Some(span) => group.in_warps(partial, span),
-        None => group.in_tree(partial),
+    let combined = if let Some(span) = warp_span(&group, block.last() == Some(&g), caps) {
+        let span_index = UOp::index(span as i64);
+        let (lane, warp) = (g.modulo(&span_index), g.idiv(&span_index));
+        group.in_warps(partial, span, &lane, &warp)
+    } else if let Some(span) = subgroup_span(&group, block.len(), caps) {
+        let special =
+            |kind, size: usize| UOp::new(Op::Special, DType::Index, vec![UOp::index(size as i64)], Arg::Special(kind));
+        let (lane, subgroup) =
+            (special(SpecialKind::SubgroupLane, span), special(SpecialKind::SubgroupId, group.size / span));
+        group.in_warps(partial, span, &lane, &subgroup)
+    } else {
+        group.in_tree(partial)
     };
     let first = g.eq(&UOp::index(0));
     let sink = k.sink.substitute(&HashMap::from([(reduce, combined)]));
@@ -84,13 +96,26 @@ pub(crate) fn group_reduce(k: &Kernel, caps: &Caps) -> Kernel {
 /// shuffle), or the value's type has no shuffle.
 fn warp_span(group: &Group, along_x: bool, caps: &Caps) -> Option<usize> {
     let warp = caps.warp as usize;
-    let shuffles = matches!(
-        group.dtype,
-        DType::F16 | DType::BF16 | DType::F32 | DType::F64 | DType::I32 | DType::U32 | DType::I64 | DType::U64
-    );
     let whole_warps = warp > 0 && (group.size * group.threads as usize).is_multiple_of(warp);
-    (warp.is_power_of_two() && group.size.is_power_of_two() && along_x && whole_warps && shuffles)
+    (warp.is_power_of_two() && group.size.is_power_of_two() && along_x && whole_warps && shuffles(group.dtype))
         .then_some(group.size.min(warp))
+}
+
+/// The lanes of a subgroup (`Caps::subgroup`) where the block is this one group along `x` and a whole
+/// number of subgroups wide, so that every subgroup is full and holds threads of this group only,
+/// whichever threads the device puts together; `None` elsewhere.
+fn subgroup_span(group: &Group, block_axes: usize, caps: &Caps) -> Option<usize> {
+    let sub = caps.subgroup as usize;
+    (sub > 1 && sub.is_power_of_two() && block_axes == 1 && group.size.is_multiple_of(sub) && shuffles(group.dtype))
+        .then_some(sub)
+}
+
+/// Whether values of `dtype` can be shuffled between lanes.
+fn shuffles(dtype: DType) -> bool {
+    matches!(
+        dtype,
+        DType::F16 | DType::BF16 | DType::F32 | DType::F64 | DType::I32 | DType::U32 | DType::I64 | DType::U64
+    )
 }
 
 /// The grouped reduction's axis and the block it lies in.
@@ -134,8 +159,8 @@ impl Group {
     }
 
     /// Butterfly shuffles over `span` lanes, then (for a group wider than a warp) one value per warp
-    /// through local memory.
-    fn in_warps(&self, partial: UOp, span: usize) -> UOp {
+    /// through local memory: the thread at `lane` 0 of each warp stores at slot `warp`.
+    fn in_warps(&self, partial: UOp, span: usize, lane: &UOp, warp: &UOp) -> UOp {
         let mut value = partial;
         let mut distance = span / 2;
         while distance >= 1 {
@@ -148,14 +173,8 @@ impl Group {
             return value;
         }
         let buffer = self.local_buffer(warps);
-        let span = UOp::index(span as i64);
-        let leader = self.g.modulo(&span).eq(&UOp::index(0));
-        let store = UOp::new(
-            Op::Store,
-            DType::Void,
-            vec![buffer.clone(), self.slot(&self.g.idiv(&span)), value, leader],
-            Arg::None,
-        );
+        let leader = lane.eq(&UOp::index(0));
+        let store = UOp::new(Op::Store, DType::Void, vec![buffer.clone(), self.slot(warp), value, leader], Arg::None);
         let written = UOp::new(Op::Barrier, DType::Void, vec![buffer, store], Arg::None);
         let results: Vec<UOp> = (0..warps)
             .map(|w| UOp::new(Op::Load, self.dtype, vec![written.clone(), self.slot(&UOp::index(w as i64))], Arg::None))

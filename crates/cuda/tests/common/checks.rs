@@ -16,6 +16,7 @@ pub fn encode(values: &[f64], dtype: DType) -> Vec<u8> {
             DType::F32 => (v as f32).to_le_bytes().to_vec(),
             DType::F16 => half::f16::from_f64(v).to_le_bytes().to_vec(),
             DType::BF16 => half::bf16::from_f64(v).to_le_bytes().to_vec(),
+            DType::I32 => (v as i32).to_le_bytes().to_vec(),
             other => panic!("no test encoding for {other:?}"),
         })
         .collect()
@@ -26,6 +27,7 @@ pub fn decode(bytes: &[u8], dtype: DType) -> Vec<f64> {
         DType::F32 => bytes.chunks_exact(4).map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect(),
         DType::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
         DType::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
+        DType::I32 => bytes.chunks_exact(4).map(|b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect(),
         other => panic!("no test decoding for {other:?}"),
     }
 }

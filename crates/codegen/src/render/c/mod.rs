@@ -209,6 +209,8 @@ impl Renderer {
                 let name = match kind {
                     SpecialKind::GroupIdx(axis) => format!("gidx{axis}"),
                     SpecialKind::LocalIdx(axis) => format!("lidx{axis}"),
+                    SpecialKind::SubgroupLane => "sglane".into(),
+                    SpecialKind::SubgroupId => "sgid".into(),
                 };
                 let decl =
                     self.dialect.special(*kind, &name, self.index).ok_or_else(|| unsupported(u, self.dialect))?;

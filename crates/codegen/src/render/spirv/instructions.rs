@@ -1,6 +1,6 @@
 //! SPIR-V for each instruction of the linear program, in order: block and thread indices, loops as
 //! structured control flow (`OpLoopMerge`, the counter a phi), `IF` blocks and gated loads and stores
-//! as selections, local memory and barriers, accumulators as Function variables, and ALU ops
+//! as selections, local memory and barriers, subgroup lanes and shuffles, accumulators as Function variables, and ALU ops
 //! (GLSL.std.450 for the math functions).
 
 use super::types::Scalar;
@@ -8,7 +8,7 @@ use super::{Emitter, LoopFrame};
 use crate::error::CodegenError;
 use kiln_uop::{Arg, DType, Op, SpecialKind, UOp};
 use rspirv::dr::Operand;
-use rspirv::spirv::Decoration;
+use rspirv::spirv::{Capability, Decoration};
 use rspirv::spirv::{GlslStd450Op as GLOp, LoopControl, MemorySemantics, Scope, SelectionControl, Word};
 
 impl Emitter {
@@ -31,12 +31,26 @@ impl Emitter {
         match (u.op(), u.arg()) {
             (Op::DefineGlobal | Op::DefineLocal | Op::Const, _) => {}
             (Op::Special, Arg::Special(kind)) => {
-                let (var, axis) = match kind {
-                    SpecialKind::GroupIdx(axis) => (group_id, axis),
-                    SpecialKind::LocalIdx(axis) => (local_id, axis),
+                let idx = match kind {
+                    SpecialKind::GroupIdx(axis) => self.hardware_index(group_id, Some(u32::from(*axis)))?,
+                    SpecialKind::LocalIdx(axis) => self.hardware_index(local_id, Some(u32::from(*axis)))?,
+                    SpecialKind::SubgroupLane | SpecialKind::SubgroupId => {
+                        let var = self.subgroup_builtin(*kind).ok_or_else(|| self.unsupported(u))?;
+                        self.hardware_index(var, None)?
+                    }
                 };
-                let idx = self.hardware_index(var, u32::from(*axis))?;
                 self.values.insert(u.clone(), idx);
+            }
+            (Op::Shuffle, _) => {
+                let distance = u.src()[1].const_int().ok_or_else(|| self.unsupported(u))?;
+                let mask = u64::try_from(distance).map_err(|_| self.unsupported(u))?;
+                let mask = self.constant_bits(Scalar::U32, mask);
+                let value = self.value(&u.src()[0])?;
+                let ty = self.compute_ty(u.dtype(), u)?;
+                let scope = self.constant_bits(Scalar::U32, Scope::Subgroup as u64);
+                self.require(Capability::GroupNonUniformShuffle);
+                let v = self.b.group_non_uniform_shuffle_xor(ty, None, scope, value, mask)?;
+                self.values.insert(u.clone(), v);
             }
             (Op::Range, _) => self.open_loop(u)?,
             (Op::EndRange, _) => self.close_loop()?,
@@ -108,12 +122,18 @@ impl Emitter {
         Ok(())
     }
 
-    /// Component `axis` of the built-in uvec3 `var` (block or thread id), as an `Index`.
-    fn hardware_index(&mut self, var: Word, axis: u32) -> Result<Word, CodegenError> {
+    /// Component `axis` of the built-in uvec3 `var` (block or thread id), or the built-in `u32` `var`
+    /// itself (subgroup lane and number) where `axis` is `None`, as an `Index`.
+    fn hardware_index(&mut self, var: Word, axis: Option<u32>) -> Result<Word, CodegenError> {
         let u32_ty = self.ty(Scalar::U32);
-        let uvec3 = self.b.type_vector(u32_ty, 3);
-        let id = self.b.load(uvec3, None, var, None, [])?;
-        let mut part = self.b.composite_extract(u32_ty, None, id, [axis])?;
+        let mut part = match axis {
+            Some(axis) => {
+                let uvec3 = self.b.type_vector(u32_ty, 3);
+                let id = self.b.load(uvec3, None, var, None, [])?;
+                self.b.composite_extract(u32_ty, None, id, [axis])?
+            }
+            None => self.b.load(u32_ty, None, var, None, [])?,
+        };
         if self.index_width == 64 {
             let wide_ty = self.ty(Scalar::Int { width: 64, signed: false });
             part = self.b.u_convert(wide_ty, None, part)?;

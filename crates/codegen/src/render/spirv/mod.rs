@@ -2,7 +2,8 @@
 //! `rspirv`). This file lays out the module: capabilities, the entry point and its workgroup size (the
 //! program's block), one storage buffer per parameter (set 0, binding = slot; a buffer read or written
 //! in 4-lane vectors gets a second variable on its binding, an array of `vec4`s), workgroup memory for
-//! local buffers, and the built-ins of the block and thread indices.
+//! local buffers, and the built-ins of the block and thread indices (and of subgroups, where a grouped
+//! reduction shuffles).
 //!
 //! Instructions are emitted by `instructions.rs`, conversions by `convert.rs`, types by `types.rs`.
 
@@ -13,7 +14,7 @@ mod types;
 use crate::error::CodegenError;
 use crate::program::Program;
 use crate::target::Dialect;
-use kiln_uop::{Op, UOp};
+use kiln_uop::{Op, SpecialKind, UOp};
 use rspirv::binary::Assemble;
 use rspirv::dr::{Builder, Operand};
 use rspirv::spirv::{
@@ -92,6 +93,8 @@ pub(super) struct Emitter {
     helpers: BTreeMap<convert::Helper, Word>,
     /// Types whose layout decorations are already written.
     decorated: HashSet<Word>,
+    /// The scalar built-ins of subgroups read so far (part of the entry point's interface).
+    subgroup_builtins: BTreeMap<u32, Word>,
 }
 
 pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
@@ -117,11 +120,12 @@ pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
         block: 0,
         helpers: BTreeMap::new(),
         decorated: HashSet::new(),
+        subgroup_builtins: BTreeMap::new(),
     };
     e.require(Capability::Shader);
     let interface = e.kernel(program)?;
     e.emit_helpers()?;
-    let Emitter { mut b, capabilities, extensions, .. } = e;
+    let Emitter { mut b, capabilities, extensions, subgroup_builtins, .. } = e;
     for cap in capabilities {
         b.capability(cap);
     }
@@ -129,7 +133,8 @@ pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
         b.extension(ext);
     }
     let (main, group_id, local_id) = interface;
-    b.entry_point(ExecutionModel::GLCompute, main, program.name.clone(), [group_id, local_id]);
+    let inputs: Vec<Word> = [group_id, local_id].into_iter().chain(subgroup_builtins.into_values()).collect();
+    b.entry_point(ExecutionModel::GLCompute, main, program.name.clone(), inputs);
     b.execution_mode(main, ExecutionMode::LocalSize, program.launch.local);
     Ok(b.module().assemble())
 }
@@ -164,6 +169,11 @@ impl Emitter {
                 let var = self.b.variable(ptr, None, StorageClass::Workgroup, None);
                 let elem_ptr = self.pointer(StorageClass::Workgroup, ty);
                 self.locals.insert(u.clone(), LocalBuffer { var, elem_ptr });
+            }
+        }
+        for u in &program.instructions {
+            if let (Op::Special, kiln_uop::Arg::Special(kind)) = (u.op(), u.arg()) {
+                self.subgroup_builtin(*kind);
             }
         }
         let group_id = self.builtin(BuiltIn::WorkgroupId, "gl_WorkGroupID");
@@ -246,6 +256,27 @@ impl Emitter {
         self.b.decorate(var, Decoration::Binding, [Operand::LiteralBit32(slot)]);
         self.b.name(var, name);
         var
+    }
+
+    /// The input variable (a `u32`) of the subgroup built-in behind `kind` (a subgroup's lane or
+    /// number), declared at its first use, which comes before the kernel's function.
+    pub(super) fn subgroup_builtin(&mut self, kind: SpecialKind) -> Option<Word> {
+        let (which, name) = match kind {
+            SpecialKind::SubgroupLane => (BuiltIn::SubgroupLocalInvocationId, "gl_SubgroupInvocationID"),
+            SpecialKind::SubgroupId => (BuiltIn::SubgroupId, "gl_SubgroupID"),
+            SpecialKind::GroupIdx(_) | SpecialKind::LocalIdx(_) => return None,
+        };
+        if let Some(&var) = self.subgroup_builtins.get(&(which as u32)) {
+            return Some(var);
+        }
+        self.require(Capability::GroupNonUniform);
+        let u32_ty = self.ty(Scalar::U32);
+        let ptr = self.pointer(StorageClass::Input, u32_ty);
+        let var = self.b.variable(ptr, None, StorageClass::Input, None);
+        self.b.decorate(var, Decoration::BuiltIn, [Operand::BuiltIn(which)]);
+        self.b.name(var, name);
+        self.subgroup_builtins.insert(which as u32, var);
+        Some(var)
     }
 
     /// An input variable decorated as the built-in `which` (a uvec3).
