@@ -61,6 +61,6 @@ fn finish(kernel: &Kernel, opts: Vec<OptOp>, target: &Target) -> Result<(Program
     let mut program = linearize::linearize(&placed, !kernel.reduces().is_empty())?;
     late::mark_streamed(&mut program, kernel, &target.caps);
     program.opts = opts;
-    let source = render(&program, target.dialect)?;
+    let source = render(&program, target)?;
     Ok((program, source))
 }

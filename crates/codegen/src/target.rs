@@ -58,6 +58,12 @@ pub struct Caps {
     /// grouped reduction along `x`, a multiple of this wide, combines by shuffles within each subgroup,
     /// whatever threads the device puts together.
     pub subgroup: u32,
+    /// Kernels declare that their float operations keep NaN, infinities and signed zeros (SPIR-V float
+    /// controls' `SignedZeroInfNanPreserve`, for 32-bit floats and for 64-bit ones where a kernel has
+    /// them), so a driver's compiler may not fold a NaN-propagating max into a min/max instruction that
+    /// drops NaN. False where nothing need be declared (C and CUDA compile without fast math) or the
+    /// device cannot keep them.
+    pub preserve_nan: bool,
     /// Bytes of the device's last-level cache shared by all blocks (CUDA's L2); 0 where kernels get
     /// no cache hints (the CPU, Vulkan). A buffer larger than this cannot stay cached between kernels.
     pub l2_bytes: u32,
@@ -77,6 +83,7 @@ impl Caps {
         threads: 1,
         warp: 0,
         subgroup: 0,
+        preserve_nan: false,
         l2_bytes: 0,
     };
 }
@@ -109,6 +116,7 @@ impl Target {
             threads: 1,
             warp: 32,
             subgroup: 0,
+            preserve_nan: false,
             l2_bytes: 0,
         },
     };
@@ -127,6 +135,7 @@ impl Target {
             threads: 1,
             warp: 0,
             subgroup: 0,
+            preserve_nan: false,
             l2_bytes: 0,
         },
     };

@@ -222,3 +222,41 @@ fn subgroup_reductions_render_valid_spirv() {
         skipped("subgroup reductions");
     }
 }
+
+/// Where the device keeps NaN, infinities and signed zeros, modules declare it for 32-bit floats (and
+/// 64-bit ones where the kernel has them), in modules spirv-val accepts; elsewhere nothing is declared.
+#[test]
+fn float_controls_keep_nan_where_the_device_can() {
+    let val = spirv_val_present();
+    let keeping = Target { caps: kiln_codegen::Caps { preserve_nan: true, ..Target::VULKAN.caps }, ..Target::VULKAN };
+    for (d, widths) in [(DType::F32, " 32"), (DType::F16, " 32"), (DType::F64, " 32| 64")] {
+        let x = buffer(1, &[4, 64], d);
+        let red = UOp::new(Op::ReduceAxis, d, vec![x], Arg::ReduceAxis(ReduceOp::Max, vec![1]));
+        let schedule = kiln_schedule::schedule(&[red]).expect("schedules");
+        for (target, declared) in [(&keeping, true), (&Target::VULKAN, false)] {
+            let (_, source) = compile_kernel(&schedule.kernels[0].ast, target).expect("compiles");
+            let words = source.spirv().expect("SPIR-V").to_vec();
+            let text = Source::Spirv(words.clone()).to_string();
+            let modes: Vec<&str> = text.lines().filter(|l| l.contains("SignedZeroInfNanPreserve")).collect();
+            if declared {
+                assert!(modes.iter().any(|l| l.starts_with("OpCapability")), "{d}:\n{text}");
+                assert!(text.contains("OpExtension \"SPV_KHR_float_controls\""), "{d}:\n{text}");
+                for w in widths.split('|') {
+                    assert!(
+                        modes.iter().any(|l| l.starts_with("OpExecutionMode") && l.ends_with(w)),
+                        "{d} {w}:\n{text}"
+                    );
+                }
+                assert_eq!(modes.len(), 1 + widths.split('|').count(), "{d}:\n{text}");
+            } else {
+                assert!(modes.is_empty(), "{d}:\n{text}");
+            }
+            if val {
+                validate(&words, &format!("max {d}, NaN kept: {declared}"));
+            }
+        }
+    }
+    if !val {
+        skipped("float controls");
+    }
+}

@@ -28,6 +28,9 @@ pub struct Features {
     /// `computeFullSubgroups` (VK_EXT_subgroup_size_control) is on, so that a pipeline can ask for
     /// full subgroups (capabilities GroupNonUniform, GroupNonUniformShuffle); 0 otherwise.
     pub subgroup: u32,
+    /// `shaderSignedZeroInfNanPreserveFloat32` (and `...Float64` where `shaderFloat64` is on): kernels
+    /// can declare that NaN, infinities and signed zeros are kept (capability SignedZeroInfNanPreserve).
+    pub preserve_nan: bool,
 }
 
 /// The loader, instance, logical device and memory pool; destroyed (pool, device, instance) when the
@@ -259,11 +262,13 @@ fn query_features(instance: &ash::Instance, physical: vk::PhysicalDevice) -> (Fe
     let mut maintenance3 = vk::PhysicalDeviceMaintenance3Properties::default();
     let mut driver = vk::PhysicalDeviceDriverProperties::default();
     let mut subgroups = vk::PhysicalDeviceSubgroupProperties::default();
+    let mut float_controls = vk::PhysicalDeviceFloatControlsProperties::default();
     {
         let mut props = vk::PhysicalDeviceProperties2::default()
             .push_next(&mut maintenance3)
             .push_next(&mut driver)
-            .push_next(&mut subgroups);
+            .push_next(&mut subgroups)
+            .push_next(&mut float_controls);
         // SAFETY: as above.
         unsafe { instance.get_physical_device_properties2(physical, &mut props) };
     }
@@ -280,6 +285,8 @@ fn query_features(instance: &ash::Instance, physical: vk::PhysicalDevice) -> (Fe
         storage8: on(v12.storage_buffer8_bit_access),
         storage16: on(v11.storage_buffer16_bit_access),
         subgroup,
+        preserve_nan: on(float_controls.shader_signed_zero_inf_nan_preserve_float32)
+            && (!on(core.shader_float64) || on(float_controls.shader_signed_zero_inf_nan_preserve_float64)),
     };
     (features, maintenance3.max_memory_allocation_size, driver.driver_id)
 }

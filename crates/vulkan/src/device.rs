@@ -282,6 +282,7 @@ impl Device for VulkanDevice {
                 shared_bytes: limits.max_compute_shared_memory_size,
                 flat_local: Target::VULKAN.caps.flat_local.min(total),
                 subgroup: self.ctx.features.subgroup,
+                preserve_nan: self.ctx.features.preserve_nan,
                 ..Target::VULKAN.caps
             },
             ..Target::VULKAN

@@ -86,6 +86,7 @@ pub fn missing_features(words: &[u32], features: &Features) -> Vec<String> {
         (Capability::StorageBuffer16BitAccess, "storageBuffer16BitAccess", features.storage16),
         (Capability::GroupNonUniform, "subgroups with computeFullSubgroups", features.subgroup > 0),
         (Capability::GroupNonUniformShuffle, "subgroup shuffles with computeFullSubgroups", features.subgroup > 0),
+        (Capability::SignedZeroInfNanPreserve, "shaderSignedZeroInfNanPreserveFloat32", features.preserve_nan),
     ];
     let declared = capabilities(words);
     let mut missing = Vec::new();

@@ -67,8 +67,16 @@ fn missing_features_are_named() {
     let words = source.spirv().unwrap();
     let missing = missing_features(words, &Features::default());
     assert_eq!(missing, vec!["shaderFloat64 (SPIR-V capability Float64)".to_string()]);
-    let all =
-        Features { int8: true, int16: true, int64: true, float64: true, storage8: true, storage16: true, subgroup: 32 };
+    let all = Features {
+        int8: true,
+        int16: true,
+        int64: true,
+        float64: true,
+        storage8: true,
+        storage16: true,
+        subgroup: 32,
+        preserve_nan: true,
+    };
     assert!(missing_features(words, &all).is_empty());
 }
 
@@ -198,24 +206,30 @@ fn loops_beyond_the_driver_limit_are_refused_or_exact() {
 /// A row reduction with one row per workgroup combines by subgroup shuffles where the device has them
 /// (lavapipe's subgroups are 8 wide, NVIDIA's 32) and matches the host exactly: sums and maxima of
 /// f32 (one row's maximum over a NaN is NaN) and sums of i32, in groups one subgroup wide (no local
-/// memory) and several.
+/// memory) and several, and through the tree where a block holds two rows.
 #[test]
 fn grouped_reductions_shuffle_within_subgroups() {
     let Some(vk) = device() else { return };
     let dev = dyn_device(&vk);
     let target = dev.target();
     let sub = target.caps.subgroup as usize;
-    eprintln!("{}: subgroups of {sub}", dev.name());
+    eprintln!("{}: subgroups of {sub}, NaN preserved: {}", dev.name(), target.caps.preserve_nan);
     let (rows, cols) = (8, 4096);
     for (dtype, op) in [(DType::F32, ReduceOp::Add), (DType::F32, ReduceOp::Max), (DType::I32, ReduceOp::Add)] {
-        for group in [sub.max(2), 128] {
+        // One subgroup per row, 128 threads per row, and two rows of 64 per block (the tree).
+        let layouts = [
+            (vec![OptOp::Group { axis: 1, amt: sub.max(2) }], sub > 1),
+            (vec![OptOp::Group { axis: 1, amt: 128 }], sub > 1),
+            (vec![OptOp::Local { axis: 0, amt: 2 }, OptOp::Group { axis: 2, amt: 64 }], false),
+        ];
+        for (opts, shuffled) in layouts {
+            let group = format!("{opts:?}");
             let x = common::buffer(1, &[rows, cols], dtype);
             let red = UOp::new(Op::ReduceAxis, dtype, vec![x], Arg::ReduceAxis(op, vec![1]));
             let schedule = kiln_schedule::schedule(&[red]).unwrap();
-            let opts = [OptOp::Group { axis: 1, amt: group }];
             let (program, source) = compile_kernel_with(&schedule.kernels[0].ast, &target, &opts).unwrap();
             let shuffles = program.instructions.iter().filter(|u| u.op() == Op::Shuffle).count();
-            assert_eq!(shuffles, if sub > 1 { sub.trailing_zeros() as usize } else { 0 }, "{op:?} {dtype} by {group}");
+            assert_eq!(shuffles, if shuffled { sub.trailing_zeros() as usize } else { 0 }, "{op:?} {dtype} by {group}");
             let kernel = dev.compile(&program, &source).unwrap();
             let mut values: Vec<f64> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f64 - 500.0).collect();
             if (dtype, op) == (DType::F32, ReduceOp::Max) {

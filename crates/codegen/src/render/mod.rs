@@ -7,12 +7,12 @@ mod spirv;
 use crate::error::CodegenError;
 use crate::program::Program;
 use crate::source::Source;
-use crate::target::Dialect;
+use crate::target::{Dialect, Target};
 
-/// Renders `program` in `dialect`.
-pub fn render(program: &Program, dialect: Dialect) -> Result<Source, CodegenError> {
-    match dialect {
-        Dialect::C | Dialect::Cuda => c::render(program, dialect).map(Source::Text),
-        Dialect::Spirv => spirv::render(program).map(Source::Spirv),
+/// Renders `program` for `target` (its dialect, and for SPIR-V what the device lets a module declare).
+pub fn render(program: &Program, target: &Target) -> Result<Source, CodegenError> {
+    match target.dialect {
+        Dialect::C | Dialect::Cuda => c::render(program, target.dialect).map(Source::Text),
+        Dialect::Spirv => spirv::render(program, &target.caps).map(Source::Spirv),
     }
 }

@@ -361,7 +361,7 @@ impl Emitter {
             Op::CmpLt => b.u_less_than(bool_ty, None, s[0], s[1])?,
             Op::CmpNe if operand == DType::Bool => b.logical_not_equal(bool_ty, None, s[0], s[1])?,
             // A float unequal to itself is the NaN test (a decomposed max's): `OpIsNan`, which NVIDIA's
-            // Vulkan driver keeps where it folds `x != x` to false (no float controls are declared).
+            // Vulkan driver keeps where it folds `x != x` to false (on devices without float controls).
             Op::CmpNe if operand.is_float() && u.src()[0] == u.src()[1] => b.is_nan(bool_ty, None, s[0])?,
             Op::CmpNe if operand.is_float() => b.f_unord_not_equal(bool_ty, None, s[0], s[1])?,
             Op::CmpNe => b.i_not_equal(bool_ty, None, s[0], s[1])?,

@@ -2,8 +2,9 @@
 //! `rspirv`). This file lays out the module: capabilities, the entry point and its workgroup size (the
 //! program's block), one storage buffer per parameter (set 0, binding = slot; a buffer read or written
 //! in 4-lane vectors gets a second variable on its binding, an array of `vec4`s), workgroup memory for
-//! local buffers, and the built-ins of the block and thread indices (and of subgroups, where a grouped
-//! reduction shuffles).
+//! local buffers, the built-ins of the block and thread indices (and of subgroups, where a grouped
+//! reduction shuffles), and, where the device keeps them, float controls that keep NaN, infinities and
+//! signed zeros.
 //!
 //! Instructions are emitted by `instructions.rs`, conversions by `convert.rs`, types by `types.rs`.
 
@@ -13,7 +14,7 @@ mod types;
 
 use crate::error::CodegenError;
 use crate::program::Program;
-use crate::target::Dialect;
+use crate::target::{Caps, Dialect};
 use kiln_uop::{Op, SpecialKind, UOp};
 use rspirv::binary::Assemble;
 use rspirv::dr::{Builder, Operand};
@@ -97,7 +98,7 @@ pub(super) struct Emitter {
     subgroup_builtins: BTreeMap<u32, Word>,
 }
 
-pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
+pub(crate) fn render(program: &Program, caps: &Caps) -> Result<Vec<u32>, CodegenError> {
     let mut b = Builder::new();
     b.set_version(1, 3);
     let glsl = b.ext_inst_import("GLSL.std.450");
@@ -125,6 +126,15 @@ pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
     e.require(Capability::Shader);
     let interface = e.kernel(program)?;
     e.emit_helpers()?;
+    // Float widths whose NaN, infinities and signed zeros the driver must keep (f16 and bf16 are
+    // computed in f32).
+    let preserved: Vec<u32> = if caps.preserve_nan {
+        e.require(Capability::SignedZeroInfNanPreserve);
+        e.extensions.insert("SPV_KHR_float_controls");
+        std::iter::once(32).chain(e.capabilities.contains(&Capability::Float64).then_some(64)).collect()
+    } else {
+        Vec::new()
+    };
     let Emitter { mut b, capabilities, extensions, subgroup_builtins, .. } = e;
     for cap in capabilities {
         b.capability(cap);
@@ -136,6 +146,9 @@ pub(crate) fn render(program: &Program) -> Result<Vec<u32>, CodegenError> {
     let inputs: Vec<Word> = [group_id, local_id].into_iter().chain(subgroup_builtins.into_values()).collect();
     b.entry_point(ExecutionModel::GLCompute, main, program.name.clone(), inputs);
     b.execution_mode(main, ExecutionMode::LocalSize, program.launch.local);
+    for width in preserved {
+        b.execution_mode(main, ExecutionMode::SignedZeroInfNanPreserve, [width]);
+    }
     Ok(b.module().assemble())
 }
 
