@@ -304,9 +304,12 @@ impl Device for VulkanDevice {
 
     fn free(&self, buffer: RawBuffer, _bytes: usize) {
         let Some(allocation) = self.lock_buffers().remove(&buffer.0) else { return };
-        if let Some(allocation) = self.recycler.give(allocation.size, allocation) {
+        let evicted = self.recycler.give(allocation.size, allocation);
+        if !evicted.is_empty() {
             let mut st = self.queue.lock();
-            self.queue.free_after_queued(&mut st, allocation);
+            for allocation in evicted {
+                self.queue.free_after_queued(&mut st, allocation);
+            }
         }
     }
 

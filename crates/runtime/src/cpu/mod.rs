@@ -85,10 +85,10 @@ impl Device for CpuDevice {
         let layout = self.allocations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&buffer.0);
         if let Some(layout) = layout {
             // Launches run to completion before returning, so no kernel uses a freed buffer.
-            if self.recycler.give(layout.size() as u64, (buffer.0, layout)).is_some() {
+            for (pointer, layout) in self.recycler.give(layout.size() as u64, (buffer.0, layout)) {
                 // SAFETY: the pointer came from `alloc_zeroed` with this layout and is freed once
-                // (removed above, and not kept by the recycler).
-                unsafe { std::alloc::dealloc(buffer.0 as *mut u8, layout) };
+                // (handed back by the recycler, which no longer keeps it).
+                unsafe { std::alloc::dealloc(pointer as *mut u8, layout) };
             }
         }
     }
