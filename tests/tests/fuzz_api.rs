@@ -102,7 +102,9 @@ fn begin(s: &Start, device: &kiln::Device) -> kiln::Result<Tensor> {
     }
 }
 
-fn apply(t: &Tensor, a: &Action) -> kiln::Result<Tensor> {
+/// `t` after action `a`; `largest` is the largest tensor of the program so far, and an action that
+/// realizes does so only while it is within [`REALIZED_WORK`].
+fn apply(t: &Tensor, a: &Action, largest: usize) -> kiln::Result<Tensor> {
     let other = |shape: &[usize], d: usize| Tensor::full_on(shape, 2.0, DTYPES[d], &t.device());
     match a {
         Action::Unary(o) => match o % 10 {
@@ -126,7 +128,8 @@ fn apply(t: &Tensor, a: &Action) -> kiln::Result<Tensor> {
                 3 => t.minimum(&b),
                 4 => t.matmul(&b),
                 5 => t.lt(&b)?.where_(t, &b),
-                _ => Tensor::realize_all(&[t, &b]).map(|()| b),
+                _ if largest.max(b.numel()) <= REALIZED_WORK => Tensor::realize_all(&[t, &b]).map(|()| b),
+                _ => Ok(b),
             }
         }
         Action::Reduce(o, axes, k) => match o % 4 {
@@ -165,8 +168,10 @@ fn apply(t: &Tensor, a: &Action) -> kiln::Result<Tensor> {
     }
 }
 
-/// Elements of the largest tensor of a program that is still realized: a small result reduced from a
-/// huge broadcast (11 sums of 2^40 elements each) would run for hours.
+/// Elements of the largest tensor of a program that is still realized (at its end or by a realizing
+/// action): a small result reduced from a huge broadcast (11 sums of 2^40 elements each) would run for
+/// hours. A realizing action once ignored this bound: one run in about 100 then hung on the CPU, and on
+/// lavapipe the process crashed at exit while the dispatch still ran.
 const REALIZED_WORK: usize = 1 << 16;
 
 /// Elements of the second operand an action builds (0 for those without one).
@@ -185,7 +190,7 @@ fn run(s: &Start, actions: &[Action], realize: bool, device: &kiln::Device) -> k
     let mut t = begin(s, device)?;
     let mut largest = t.numel();
     for a in actions {
-        t = apply(&t, a)?;
+        t = apply(&t, a, largest)?;
         largest = largest.max(t.numel()).max(operand_numel(a));
     }
     if realize && t.numel() <= 64 && largest <= REALIZED_WORK {
