@@ -13,7 +13,7 @@ impl Device {
     /// The CPU (C kernels compiled by the system `cc`).
     pub fn cpu() -> Result<Device> {
         static CPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
-        CPU.get_or_init(|| CpuDevice::new().map(|d| Device(Arc::new(d))).map_err(|e| e.to_string()))
+        CPU.get_or_init(|| CpuDevice::new().map(|d| Device::opened(Arc::new(d))).map_err(|e| e.to_string()))
             .clone()
             .map_err(|reason| Error::Runtime(RuntimeError::Unavailable { device: "CPU".into(), reason }))
     }
@@ -25,7 +25,7 @@ impl Device {
         if let Some((_, d)) = opened.iter().find(|(i, _)| *i == index) {
             return Ok(d.clone());
         }
-        let device = Device(Arc::new(kiln_cuda::CudaDevice::new(index)?));
+        let device = Device::opened(Arc::new(kiln_cuda::CudaDevice::new(index)?));
         opened.push((index, device.clone()));
         Ok(device)
     }
@@ -45,9 +45,16 @@ impl Device {
         }
         let vulkan = kiln_vulkan::VulkanDevice::new(index)?;
         let cpu = vulkan.is_cpu_implementation();
-        let device = Device(Arc::new(vulkan));
+        let device = Device::opened(Arc::new(vulkan));
         opened.push((index, device.clone(), cpu));
         Ok((device, cpu))
+    }
+
+    /// Wraps a device just opened, which lives as long as the process: it waits for its queued work
+    /// and saves its caches when the process exits.
+    fn opened(device: Arc<dyn kiln_runtime::Device>) -> Device {
+        kiln_runtime::close_at_exit(&device);
+        Device(device)
     }
 
     /// The device named by `KILN_DEVICE` (`cpu`, `cuda`, `cuda:1`, `vulkan`), else the best present.

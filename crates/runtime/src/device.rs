@@ -64,6 +64,13 @@ pub trait Device: Send + Sync {
     }
     /// Waits for all queued work.
     fn synchronize(&self) -> Result<(), RuntimeError>;
+    /// Called once at process exit while the device is still open (see [`crate::close_at_exit`]):
+    /// waits for queued work and saves what the device keeps on disk. The default waits.
+    fn close_at_exit(&self) {
+        if let Err(e) = self.synchronize() {
+            tracing::warn!("{}: waiting for queued work at exit failed: {e}", self.name());
+        }
+    }
     /// Starts a timer that marks the point after all work queued so far. The default waits for the
     /// device and reads the host clock; devices with queue timers mark the queue instead and do not wait.
     fn start_timer(&self) -> Result<Timer, RuntimeError> {

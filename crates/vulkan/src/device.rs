@@ -411,6 +411,15 @@ impl Device for VulkanDevice {
         self.queue.retire(&mut self.queue.lock(), true)
     }
 
+    /// Waits for the queue (a process must not exit under a running dispatch) and saves the pipeline
+    /// cache, which `Drop` would save but a device kept in a static is never dropped.
+    fn close_at_exit(&self) {
+        if let Err(e) = self.synchronize() {
+            tracing::warn!("{}: waiting for work at exit failed: {e}", self.label());
+        }
+        pipeline_cache::save(&self.ctx, self.pipeline_cache);
+    }
+
     fn copy_buffer(&self, dst: RawBuffer, src: RawBuffer, bytes: usize) -> Result<(), RuntimeError> {
         check_copy(dst, src, bytes, |b| self.size_of(b))?;
         if bytes == 0 {
