@@ -3,12 +3,14 @@
 //! (`check.rs`), and prints one table of ratios (`report.rs`).
 //!
 //! Usage: `kiln-bench [--device cpu|cuda|vulkan] [--quick] [--only W1,W5] [--no-refs | --refs-from FILE]
-//! [--ref-timeout-s N] [--json FILE] [--plot FILE.svg]`; `--refs-from` takes the reference lines of an earlier run's JSON
+//! [--ref-timeout-s N] [--json FILE] [--plot FILE.svg]`; `kiln-bench --codegen-w9 cuda|vulkan|cpu [--quick]` times W9's
+//! code generation for a target on this machine (no device needed); `--refs-from` takes the reference lines of an earlier run's JSON
 //! (the Vulkan run on the GPU the CUDA run just measured them on); `kiln-bench --report FILE [--plot FILE.svg]` prints the table (and draws the
 //! plot) again from the JSON lines of an earlier run. `--device cpu` runs the CPU rows against numpy;
 //! a GPU device runs W1-W9 against torch and tinygrad; `--quick` runs W1-W9 at CI sizes anywhere.
 
 mod check;
+mod codegen_probe;
 mod data;
 mod gpt;
 mod host;
@@ -39,6 +41,8 @@ struct Options {
     json: Option<String>,
     plot: Option<String>,
     probe: bool,
+    /// `--codegen-w9 TARGET`: time W9's code generation for a target, no device needed.
+    codegen: Option<String>,
     report: Option<String>,
 }
 
@@ -53,6 +57,7 @@ fn parse() -> Result<Options, String> {
         json: None,
         plot: None,
         probe: false,
+        codegen: None,
         report: None,
     };
     let mut args = std::env::args().skip(1);
@@ -74,6 +79,7 @@ fn parse() -> Result<Options, String> {
             "--json" => o.json = Some(args.next().ok_or("--json needs a file")?),
             "--plot" => o.plot = Some(args.next().ok_or("--plot needs a file")?),
             "--probe-w9" => o.probe = true,
+            "--codegen-w9" => o.codegen = Some(args.next().ok_or("--codegen-w9 needs a target: cuda, vulkan or cpu")?),
             "--report" => o.report = Some(args.next().ok_or("--report needs a file")?),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -88,6 +94,8 @@ fn main() -> ExitCode {
         std::env::set_var("KILN_DEVICE", &options.device);
         if let Some(path) = &options.report {
             report_from(path, options.plot.as_deref()).map(|()| true)
+        } else if let Some(target) = &options.codegen {
+            codegen_probe::run(target, if options.quick { Suite::Quick } else { Suite::Gpu })
         } else if options.probe {
             probe::run(Suite::pick(&options.device, options.quick), start).map_err(|e| e.to_string())
         } else {

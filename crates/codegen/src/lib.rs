@@ -50,8 +50,9 @@ pub fn compile_kernel_with(ast: &UOp, target: &Target, opts: &[OptOp]) -> Result
     finish(&kernel, opts.to_vec(), target)
 }
 
-/// The late passes, linearization and rendering of an optimised kernel.
-fn finish(kernel: &Kernel, opts: Vec<OptOp>, target: &Target) -> Result<(Program, Source), CodegenError> {
+/// The late passes, linearization and rendering of a kernel optimised by `opts` (the program lists
+/// them).
+pub fn finish(kernel: &Kernel, opts: Vec<OptOp>, target: &Target) -> Result<(Program, Source), CodegenError> {
     let expanded = late::expand(kernel);
     let expanded = if target.caps.has_local { expanded } else { late::block_sums(&expanded) };
     let grouped = late::group_reduce(&expanded, &target.caps);
