@@ -4,7 +4,7 @@
 //! A reduction over an unroll axis of size `n` combines `n` copies of its value per iteration.
 
 use crate::opt::Kernel;
-use crate::opt::{range_kind, range_size, rewrite_ranges};
+use crate::opt::{range_kind, range_size, rewrite_ranges, Resimplify};
 use kiln_uop::{Arg, DType, Op, RangeKind, ReduceOp, UOp};
 use std::collections::HashMap;
 
@@ -48,7 +48,7 @@ pub(crate) fn expand(k: &Kernel) -> Kernel {
             (Op::Reduce, Arg::Reduce(op)) if u.src()[1..].iter().any(|r| unrolls.contains(r)) => {
                 let (mine, rest): (Vec<UOp>, Vec<UOp>) =
                     u.src()[1..].iter().cloned().partition(|r| unrolls.contains(r));
-                let copies = assignments(&mine).iter().map(|m| rewrite_ranges(&src[0], m)).collect();
+                let copies = assignments(&mine).iter().map(|m| rewrite_ranges(&src[0], m, Resimplify::Full)).collect();
                 let value = combine(*op, copies);
                 if rest.is_empty() {
                     value
@@ -67,7 +67,7 @@ pub(crate) fn expand(k: &Kernel) -> Kernel {
     for store in sink.src() {
         let used: Vec<UOp> = upcasts.iter().filter(|r| store.toposort().contains(r)).cloned().collect();
         for m in assignments(&used) {
-            stores.push(rewrite_ranges(store, &m));
+            stores.push(rewrite_ranges(store, &m, Resimplify::Full));
         }
     }
     let axes = k.axes.iter().filter(|r| !unrolls.contains(r) && !upcasts.contains(r)).cloned().collect();

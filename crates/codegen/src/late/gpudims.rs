@@ -6,7 +6,7 @@
 //! are masked by a guard (never an early return, so barriers stay legal). The CPU keeps its loops.
 
 use crate::error::CodegenError;
-use crate::opt::{range_kind, range_size, rewrite_ranges, Kernel};
+use crate::opt::{range_kind, range_size, rewrite_ranges, Kernel, Resimplify};
 use crate::program::LaunchDims;
 use crate::target::Caps;
 use kiln_uop::{Arg, DType, Op, RangeKind, SpecialKind, UOp};
@@ -30,6 +30,15 @@ fn as_u32(n: usize, what: &str) -> Result<u32, CodegenError> {
 
 /// Places the kernel's axes for a device with `caps`.
 pub(crate) fn gpudims(k: &Kernel, caps: &Caps) -> Result<Placed, CodegenError> {
+    // With local axes, each axis becomes a hardware index with its own bounds (past three output axes,
+    // `z / stride % size` of one of them), which the greedy rules handle (see `Resimplify::Greedy`); a
+    // flat numbering splits one index over every output axis, new structure for the e-graph.
+    let locals = k.axes.iter().any(|r| matches!(range_kind(r), Some(RangeKind::Local | RangeKind::GroupReduce)));
+    place(k, caps, if locals { Resimplify::Greedy } else { Resimplify::Full })
+}
+
+/// [`gpudims`], with the changed indices simplified again as `how` says.
+fn place(k: &Kernel, caps: &Caps, how: Resimplify) -> Result<Placed, CodegenError> {
     if !caps.has_local {
         return Ok(Placed { kernel: k.clone(), launch: LaunchDims::SINGLE, guard: None });
     }
@@ -120,6 +129,61 @@ pub(crate) fn gpudims(k: &Kernel, caps: &Caps) -> Result<Placed, CodegenError> {
         .try_into()
         .map_err(|_| CodegenError::Malformed("local memory does not fit the launch".into()))?;
     let axes = k.axes.iter().filter(|r| !map.contains_key(*r)).cloned().collect();
-    let kernel = Kernel { sink: rewrite_ranges(&k.sink, &map), axes, ..k.clone() };
+    let kernel = Kernel { sink: rewrite_ranges(&k.sink, &map, how), axes, ..k.clone() };
     Ok(Placed { kernel, launch, guard })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::late::{expand, group_reduce, vectorize};
+    use crate::opt::hand_coded_optimizations;
+    use crate::target::Target;
+    use kiln_uop::ReduceOp;
+
+    fn buffer(id: u64, shape: &[usize]) -> UOp {
+        let b = UOp::new(Op::Buffer, DType::F32, vec![], Arg::Buffer { id, numel: shape.iter().product() });
+        movement(&b, Op::Reshape, Arg::Shape(shape.to_vec()))
+    }
+
+    fn movement(x: &UOp, op: Op, arg: Arg) -> UOp {
+        UOp::new(op, x.dtype(), vec![x.clone()], arg)
+    }
+
+    /// `a @ b` over the last two axes of `[batch.., m, k]` and `[batch.., k, n]`.
+    fn matmul(batch: &[usize], m: usize, k: usize, n: usize) -> UOp {
+        let shape = |tail: &[usize]| batch.iter().chain(tail).copied().collect::<Vec<_>>();
+        let d = batch.len();
+        let a = movement(&buffer(1, &shape(&[m, k])), Op::Reshape, Arg::Shape(shape(&[m, 1, k])));
+        let b = buffer(2, &shape(&[k, n]));
+        let mut axes: Vec<usize> = (0..d).collect();
+        axes.extend([d + 1, d]);
+        let bt = movement(&b, Op::Permute, Arg::Axes(axes));
+        let bt = movement(&bt, Op::Reshape, Arg::Shape(shape(&[1, n, k])));
+        let full = shape(&[m, n, k]);
+        let product =
+            movement(&a, Op::Expand, Arg::Shape(full.clone())).mul(&movement(&bt, Op::Expand, Arg::Shape(full)));
+        let summed = movement(&product, Op::ReduceAxis, Arg::ReduceAxis(ReduceOp::Add, vec![d + 2]));
+        movement(&summed, Op::Reshape, Arg::Shape(shape(&[m, n])))
+    }
+
+    /// Renaming ranges to hardware indices needs no e-graph: a matmul, and a batched matmul whose two
+    /// batch axes fold into `z` (attention's shape), come out the same placed with the greedy rules as
+    /// with the full simplifier.
+    #[test]
+    fn placing_local_axes_greedily_changes_no_index() {
+        let caps = Target::CUDA.caps;
+        for program in [matmul(&[], 64, 64, 64), matmul(&[2, 3], 32, 16, 32), matmul(&[4, 12], 64, 64, 64)] {
+            let schedule = kiln_schedule::schedule(&[program]).expect("schedules");
+            for kernel in &schedule.kernels {
+                let lowered = crate::lower(&kernel.ast).expect("lowers");
+                let (optimised, _) = hand_coded_optimizations(&lowered, &caps);
+                let ready = vectorize(&group_reduce(&expand(&optimised), &caps), &caps);
+                let greedy = place(&ready, &caps, Resimplify::Greedy).expect("places");
+                let full = place(&ready, &caps, Resimplify::Full).expect("places");
+                assert!(greedy.launch.local.iter().product::<u32>() > 1, "the kernel has local axes");
+                assert_eq!(greedy.kernel.sink, full.kernel.sink);
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ mod shift;
 pub use heuristic::hand_coded_optimizations;
 pub use kernel::Kernel;
 pub(crate) use kernel::{range_kind, range_size};
-pub(crate) use shift::rewrite_ranges;
+pub(crate) use shift::{rewrite_ranges, Resimplify};
 
 /// One optimisation of a kernel's axes. `axis` indexes [`Kernel::axes`]; `amt` is the split amount.
 #[allow(missing_docs)]

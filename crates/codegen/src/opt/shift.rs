@@ -14,7 +14,7 @@ use super::kernel::{range_kind, range_size, Kernel};
 use super::OptOp;
 use crate::error::CodegenError;
 use crate::target::Caps;
-use kiln_rewrite::simplify;
+use kiln_rewrite::{simplify, simplify_greedy};
 use kiln_uop::{Arg, DType, Op, RangeKind, UOp};
 use std::collections::HashMap;
 
@@ -261,19 +261,37 @@ fn rebuild(sink: &UOp, leaves: &HashMap<UOp, UOp>, mut adjust: impl FnMut(&UOp, 
     done[sink].clone()
 }
 
+/// How a range substitution simplifies the indices and gates it changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resimplify {
+    /// The greedy rules, then the e-graph where div/mod remain: for substitutions that can open new
+    /// simplifications (an opt's `outer * amount + inner`, an expanded axis's constant, a flat thread
+    /// index split by div/mod).
+    Full,
+    /// The greedy rules alone: for renaming each range to a hardware index with the range's own bounds
+    /// (`gpudims` with local axes). The e-graph ran on these expressions before and has nothing new to
+    /// find; on W9 it spent about half of code generation finding nothing there, and every kernel of W9
+    /// comes out the same without it (`kiln-bench --codegen-w9`'s digest).
+    Greedy,
+}
+
 /// `sink` with range `r` replaced by `expr`, a `REDUCE` over `r` reducing over `ranges` instead, and
 /// the indices and gates of changed loads and stores simplified again.
 pub(crate) fn replace_range(sink: &UOp, r: &UOp, expr: &UOp, ranges: &[UOp]) -> UOp {
     let mut map = HashMap::new();
     map.insert(r.clone(), (expr.clone(), ranges.to_vec()));
-    rewrite_ranges(sink, &map)
+    rewrite_ranges(sink, &map, Resimplify::Full)
 }
 
 /// `sink` with each range of `map` replaced by its expression, a `REDUCE` over it reducing over its
 /// list of ranges instead (none when it became a constant), and the indices and gates of changed loads
-/// and stores simplified again.
-pub(crate) fn rewrite_ranges(sink: &UOp, map: &HashMap<UOp, (UOp, Vec<UOp>)>) -> UOp {
+/// and stores simplified again as `how` says.
+pub(crate) fn rewrite_ranges(sink: &UOp, map: &HashMap<UOp, (UOp, Vec<UOp>)>, how: Resimplify) -> UOp {
     let leaves: HashMap<UOp, UOp> = map.iter().map(|(r, (expr, _))| (r.clone(), expr.clone())).collect();
+    let simplified = |s: &UOp| match how {
+        Resimplify::Full => simplify(s),
+        Resimplify::Greedy => simplify_greedy(s),
+    };
     rebuild(sink, &leaves, |u, src| match u.op() {
         Op::Reduce => {
             let ranges =
@@ -284,7 +302,7 @@ pub(crate) fn rewrite_ranges(sink: &UOp, map: &HashMap<UOp, (UOp, Vec<UOp>)>) ->
             let gate_slot = if u.op() == Op::Load { 2 } else { 3 };
             for (i, s) in src.iter_mut().enumerate().skip(1) {
                 if i == gate_slot || s.dtype() == DType::Index {
-                    *s = simplify(s);
+                    *s = simplified(s);
                 }
             }
         }
