@@ -69,6 +69,7 @@ pub(crate) fn linearize(placed: &Placed, reduced: bool) -> Result<Program, Codeg
         open: BTreeSet::new(),
         accs: 0,
         reduces,
+        inner: HashMap::new(),
     };
     let mut params: Vec<Param> = Vec::new();
     for g in &kernel.globals {
@@ -154,6 +155,9 @@ struct Linearizer {
     accs: usize,
     /// Every `REDUCE` of the kernel: those over the same ranges share one loop.
     reduces: Vec<UOp>,
+    /// The `REDUCE`s in each reduce's graph (itself included), found once per reduce: an upcast makes
+    /// many copies, and each asks of every other whether one reads the other.
+    inner: HashMap<UOp, HashSet<UOp>>,
 }
 
 impl Linearizer {
@@ -165,6 +169,14 @@ impl Linearizer {
         self.accs += 1;
         self.push(acc.clone());
         acc
+    }
+
+    /// Whether the reduce `outer` reads the reduce `r` (or is it).
+    fn reads(&mut self, outer: &UOp, r: &UOp) -> bool {
+        self.inner
+            .entry(outer.clone())
+            .or_insert_with(|| outer.toposort().into_iter().filter(|n| n.op() == Op::Reduce).collect())
+            .contains(r)
     }
 
     fn push(&mut self, u: UOp) {
@@ -211,13 +223,18 @@ impl Linearizer {
         }
         // Reductions over the same ranges (copies made by an upcast) share one loop, each with its own
         // accumulator, so loads they share are read once per iteration.
-        let siblings: Vec<UOp> = self
+        let candidates: Vec<UOp> = self
             .reduces
             .iter()
             .filter(|r| r.src()[1..] == u.src()[1..] && !self.emitted.contains(*r))
-            .filter(|r| *r == u || !(r.toposort().contains(u) || u.toposort().contains(r)))
             .cloned()
             .collect();
+        let mut siblings = Vec::with_capacity(candidates.len());
+        for r in candidates {
+            if r == *u || !(self.reads(&r, u) || self.reads(u, &r)) {
+                siblings.push(r);
+            }
+        }
         let own: BTreeSet<u32> = u.src()[1..].iter().flat_map(|r| self.ranges_of(r)).collect();
         // Hoist what the loop does not change: everything whose ranges are open already.
         for m in &siblings {
