@@ -17,6 +17,11 @@ mod render;
 mod source;
 mod target;
 
+/// The fixed program set of the integration tests, for unit tests that need whole programs.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_programs;
+
 pub use error::CodegenError;
 pub use lower::lower;
 pub use opt::{hand_coded_optimizations, Kernel, OptOp};

@@ -22,20 +22,16 @@ static OPEN: Mutex<Vec<Weak<dyn Device>>> = Mutex::new(Vec::new());
 pub fn close_at_exit(device: &Arc<dyn Device>) {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
-        // SAFETY: `close_at_exit_handler` is a plain `extern "C"` function that never unwinds.
-        if unsafe { libc::atexit(close_at_exit_handler) } != 0 {
+        // SAFETY: `close_open_devices` is a plain `extern "C"` function that never unwinds.
+        if unsafe { libc::atexit(close_open_devices) } != 0 {
             tracing::warn!("cannot register the exit handler: devices will not wait for queued work at exit");
         }
     });
     OPEN.lock().unwrap_or_else(PoisonError::into_inner).push(Arc::downgrade(device));
 }
 
-extern "C" fn close_at_exit_handler() {
-    close_open_devices();
-}
-
-/// Closes every registered device still alive, once.
-fn close_open_devices() {
+/// Closes every registered device still alive, once (from the main thread's guard or `atexit`).
+extern "C" fn close_open_devices() {
     static CLOSED: AtomicBool = AtomicBool::new(false);
     if CLOSED.swap(true, Ordering::AcqRel) {
         return;

@@ -139,33 +139,8 @@ mod tests {
     use crate::late::{expand, group_reduce, vectorize};
     use crate::opt::hand_coded_optimizations;
     use crate::target::Target;
-    use kiln_uop::ReduceOp;
 
-    fn buffer(id: u64, shape: &[usize]) -> UOp {
-        let b = UOp::new(Op::Buffer, DType::F32, vec![], Arg::Buffer { id, numel: shape.iter().product() });
-        movement(&b, Op::Reshape, Arg::Shape(shape.to_vec()))
-    }
-
-    fn movement(x: &UOp, op: Op, arg: Arg) -> UOp {
-        UOp::new(op, x.dtype(), vec![x.clone()], arg)
-    }
-
-    /// `a @ b` over the last two axes of `[batch.., m, k]` and `[batch.., k, n]`.
-    fn matmul(batch: &[usize], m: usize, k: usize, n: usize) -> UOp {
-        let shape = |tail: &[usize]| batch.iter().chain(tail).copied().collect::<Vec<_>>();
-        let d = batch.len();
-        let a = movement(&buffer(1, &shape(&[m, k])), Op::Reshape, Arg::Shape(shape(&[m, 1, k])));
-        let b = buffer(2, &shape(&[k, n]));
-        let mut axes: Vec<usize> = (0..d).collect();
-        axes.extend([d + 1, d]);
-        let bt = movement(&b, Op::Permute, Arg::Axes(axes));
-        let bt = movement(&bt, Op::Reshape, Arg::Shape(shape(&[1, n, k])));
-        let full = shape(&[m, n, k]);
-        let product =
-            movement(&a, Op::Expand, Arg::Shape(full.clone())).mul(&movement(&bt, Op::Expand, Arg::Shape(full)));
-        let summed = movement(&product, Op::ReduceAxis, Arg::ReduceAxis(ReduceOp::Add, vec![d + 2]));
-        movement(&summed, Op::Reshape, Arg::Shape(shape(&[m, n])))
-    }
+    use crate::test_programs as common;
 
     /// Renaming ranges to hardware indices needs no e-graph: a matmul, and a batched matmul whose two
     /// batch axes fold into `z` (attention's shape), come out the same placed with the greedy rules as
@@ -173,7 +148,12 @@ mod tests {
     #[test]
     fn placing_local_axes_greedily_changes_no_index() {
         let caps = Target::CUDA.caps;
-        for program in [matmul(&[], 64, 64, 64), matmul(&[2, 3], 32, 16, 32), matmul(&[4, 12], 64, 64, 64)] {
+        let programs = [
+            common::matmul(&[], 64, 64, 64),
+            common::matmul(&[2, 3], 32, 16, 32),
+            common::matmul(&[4, 12], 64, 64, 64),
+        ];
+        for program in programs {
             let schedule = kiln_schedule::schedule(&[program]).expect("schedules");
             for kernel in &schedule.kernels {
                 let lowered = crate::lower(&kernel.ast).expect("lowers");

@@ -270,8 +270,8 @@ pub(crate) enum Resimplify {
     Full,
     /// The greedy rules alone: for renaming each range to a hardware index with the range's own bounds
     /// (`gpudims` with local axes). The e-graph ran on these expressions before and has nothing new to
-    /// find; on W9 it spent about half of code generation finding nothing there, and every kernel of W9
-    /// comes out the same without it (`kiln-bench --codegen-w9`'s digest).
+    /// find: every kernel of W9 comes out the same without it (`kiln-bench --codegen-w9`'s digest;
+    /// PERFORMANCE.md, "W9 code generation").
     Greedy,
 }
 

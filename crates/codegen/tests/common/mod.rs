@@ -54,11 +54,19 @@ pub fn layernorm_rows() -> Vec<UOp> {
 }
 
 pub fn matmul_64() -> Vec<UOp> {
-    let (a, b) = (buffer(1, &[64, 64]), buffer(2, &[64, 64]));
-    let a3 = expand(&movement(&a, Op::Reshape, Arg::Shape(vec![64, 1, 64])), &[64, 64, 64]);
-    let bt = movement(&b, Op::Permute, Arg::Axes(vec![1, 0]));
-    let b3 = expand(&movement(&bt, Op::Reshape, Arg::Shape(vec![1, 64, 64])), &[64, 64, 64]);
-    vec![movement(&reduce(&a3.mul(&b3), ReduceOp::Add, &[2]), Op::Reshape, Arg::Shape(vec![64, 64]))]
+    vec![matmul(&[], 64, 64, 64)]
+}
+
+/// `a @ b` over the last two axes of `[batch.., m, k]` and `[batch.., k, n]`.
+pub fn matmul(batch: &[usize], m: usize, k: usize, n: usize) -> UOp {
+    let shape = |tail: &[usize]| batch.iter().chain(tail).copied().collect::<Vec<_>>();
+    let d = batch.len();
+    let (a, b) = (buffer(1, &shape(&[m, k])), buffer(2, &shape(&[k, n])));
+    let a3 = expand(&movement(&a, Op::Reshape, Arg::Shape(shape(&[m, 1, k]))), &shape(&[m, n, k]));
+    let swap: Vec<usize> = (0..d).chain([d + 1, d]).collect();
+    let bt = movement(&b, Op::Permute, Arg::Axes(swap));
+    let b3 = expand(&movement(&bt, Op::Reshape, Arg::Shape(shape(&[1, n, k]))), &shape(&[m, n, k]));
+    movement(&reduce(&a3.mul(&b3), ReduceOp::Add, &[d + 2]), Op::Reshape, Arg::Shape(shape(&[m, n])))
 }
 
 pub fn seed_case_two_outputs_one_kernel() -> Vec<UOp> {
